@@ -1,0 +1,97 @@
+/// The kernel's escaping rules for the magic and mask fields of a register string
+/// (fs/binfmt_misc.c `scanarg` + lib/string_helpers.c `string_unescape` with UNESCAPE_HEX).
+public enum KernelEscape {
+  @inline(__always) static func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+  }
+
+  /// What `scanarg` accepts: every `\x` is followed by exactly two hex digits.
+  /// Returns the offset of the first bad escape, if any.
+  public static func firstBadEscape(_ field: ArraySlice<UInt8>) -> Int? {
+    var i = field.startIndex
+    let end = field.endIndex
+    while i < end {
+      if field[i] == UInt8(ascii: "\\"), i + 1 < end, field[i + 1] == UInt8(ascii: "x") {
+        guard i + 3 < end, hexValue(field[i + 2]) != nil, hexValue(field[i + 3]) != nil else {
+          return i - field.startIndex
+        }
+        i += 4
+      } else {
+        i += 1
+      }
+    }
+    return nil
+  }
+
+  /// `string_unescape(…, UNESCAPE_HEX)`: `\xH` or `\xHH` becomes one byte; any other
+  /// backslash is kept literally along with the byte after it.
+  public static func unescape(_ field: ArraySlice<UInt8>) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(field.count)
+    var i = field.startIndex
+    let end = field.endIndex
+    while i < end {
+      let c = field[i]
+      if c == UInt8(ascii: "\\"), i + 1 < end {
+        i += 1
+        if field[i] == UInt8(ascii: "x"), i + 1 < end, let h = hexValue(field[i + 1]) {
+          var value = h
+          i += 2
+          if i < end, let l = hexValue(field[i]) {
+            value = value << 4 | l
+            i += 1
+          }
+          out.append(value)
+          continue
+        }
+        out.append(UInt8(ascii: "\\"))
+      }
+      out.append(field[i])
+      i += 1
+    }
+    return out
+  }
+
+  /// Every byte as `\xHH`: safe with any delimiter and in binfmt.d files.
+  public static func escape(_ bytes: [UInt8]) -> String {
+    var s = ""
+    s.reserveCapacity(bytes.count * 4)
+    for b in bytes {
+      s += "\\x"
+      s += Hex.byte(b)
+    }
+    return s
+  }
+}
+
+public enum Hex {
+  static let digits: [Character] = Array("0123456789abcdef")
+  public static func byte(_ b: UInt8) -> String {
+    String([digits[Int(b >> 4)], digits[Int(b & 0xf)]])
+  }
+  public static func string(_ bytes: [UInt8]) -> String {
+    var s = ""
+    s.reserveCapacity(bytes.count * 2)
+    for b in bytes { s += byte(b) }
+    return s
+  }
+  /// Parses plain hex ("7f454c46"), as the kernel's status file prints magic and mask.
+  public static func parse(_ s: Substring) -> [UInt8]? {
+    let u = Array(s.utf8)
+    guard u.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(u.count / 2)
+    var i = 0
+    while i < u.count {
+      guard let h = KernelEscape.hexValue(u[i]), let l = KernelEscape.hexValue(u[i + 1]) else { return nil }
+      out.append(h << 4 | l)
+      i += 2
+    }
+    return out
+  }
+}

@@ -1,0 +1,242 @@
+/// The binfmt_misc flags, in the order the kernel prints them (`POCF`).
+public struct BinfmtFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
+  public let rawValue: UInt8
+  public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+  /// `P`: pass the original argv[0] to the interpreter.
+  public static let preserveArgv0 = BinfmtFlags(rawValue: 1)
+  /// `O`: open the binary and pass an fd (runs unreadable executables).
+  public static let openBinary = BinfmtFlags(rawValue: 2)
+  /// `C`: credentials from the binary, not the interpreter (setuid). Implies `O`.
+  public static let credentials = BinfmtFlags(rawValue: 4)
+  /// `F`: open the interpreter at registration, so it works in other mount namespaces.
+  public static let fixBinary = BinfmtFlags(rawValue: 8)
+
+  static let letters: [(Character, BinfmtFlags)] = [
+    ("P", .preserveArgv0), ("O", .openBinary), ("C", .credentials), ("F", .fixBinary),
+  ]
+
+  /// Parses letters from `POCF` (any order, repeats allowed, as the kernel does).
+  /// `C` implies `O`, as in the kernel.
+  public init(parsing text: Substring) throws(BinfmtError) {
+    var flags: BinfmtFlags = []
+    for ch in text {
+      guard let f = Self.letters.first(where: { $0.0 == ch })?.1 else {
+        throw BinfmtError(
+          .invalidInput, "unknown flag '\(ch)'", at: "flags",
+          cause: "binfmt_misc flags are P, O, C and F")
+      }
+      flags.insert(f)
+    }
+    if flags.contains(.credentials) { flags.insert(.openBinary) }
+    self = flags
+  }
+
+  /// Canonical spelling, kernel order: "POCF" subset.
+  public var description: String {
+    String(Self.letters.filter { contains($0.1) }.map(\.0))
+  }
+}
+
+/// One binfmt_misc entry definition: what a register string says.
+public struct Registration: Hashable, Sendable {
+  public enum Match: Hashable, Sendable {
+    /// `M`: bytes at `offset`, compared under `mask` (nil: all bits count).
+    case magic(offset: Int, magic: [UInt8], mask: [UInt8]?)
+    /// `E`: file name extension, without the dot.
+    case fileExtension(String)
+  }
+
+  public var name: String
+  public var match: Match
+  public var interpreter: String
+  public var flags: BinfmtFlags
+
+  public init(name: String, match: Match, interpreter: String, flags: BinfmtFlags) {
+    self.name = name
+    self.match = match
+    self.interpreter = interpreter
+    self.flags = flags
+  }
+
+  /// The kernel's limits (fs/binfmt_misc.c, include/linux/binfmts.h).
+  public static let maxRegisterLength = 1920
+  public static let minRegisterLength = 11
+  public static let bufferSize = 256  // BINPRM_BUF_SIZE: magic + offset must fit
+  public static let maxNameLength = 255  // a dentry name
+
+  /// The register string, `:name:type:offset:magic:mask:interpreter:flags`.
+  /// Magic and mask bytes are always `\xHH`, so any byte is safe.
+  public func registerString(delimiter: Character = ":") -> String {
+    let d = String(delimiter)
+    switch match {
+    case .magic(let offset, let magic, let mask):
+      return d + name + d + "M" + d + (offset == 0 ? "" : String(offset)) + d
+        + KernelEscape.escape(magic) + d + (mask.map(KernelEscape.escape) ?? "") + d
+        + interpreter + d + flags.description
+    case .fileExtension(let ext):
+      return d + name + d + "E" + d + d + ext + d + d + interpreter + d + flags.description
+    }
+  }
+
+  /// Parses a register string exactly as `echo … > /proc/sys/fs/binfmt_misc/register`
+  /// would be parsed by the kernel, accepting what it accepts and naming the field it
+  /// would reject. A single trailing newline is allowed, as for the kernel.
+  public static func parse(_ text: String) throws(BinfmtError) -> Registration {
+    try parse(bytes: Array(text.utf8))
+  }
+
+  public static func parse(bytes buf: [UInt8]) throws(BinfmtError) -> Registration {
+    func bad(_ field: String, _ message: String, _ cause: String? = nil) -> BinfmtError {
+      BinfmtError(.invalidInput, message, at: field, cause: cause)
+    }
+    guard buf.count >= minRegisterLength else {
+      throw bad(
+        "register string", "too short: \(buf.count) bytes",
+        "the kernel needs at least \(minRegisterLength)")
+    }
+    guard buf.count <= maxRegisterLength else {
+      throw bad(
+        "register string", "too long: \(buf.count) bytes",
+        "the kernel accepts at most \(maxRegisterLength)")
+    }
+    if let nul = buf.firstIndex(of: 0) {
+      throw bad("register string", "contains a NUL byte at offset \(nul)")
+    }
+    let del = buf[0]
+    var p = 1
+
+    /// strchr(p, del): the field up to the next delimiter.
+    func field(_ name: String) throws(BinfmtError) -> ArraySlice<UInt8> {
+      guard let end = buf[p...].firstIndex(of: del) else {
+        throw bad(name, "missing", "no delimiter '\(Character(Unicode.Scalar(del)))' after the \(name) field")
+      }
+      let f = buf[p..<end]
+      p = end + 1
+      return f
+    }
+    /// scanarg(p, del): like `field`, but `\xHH` escapes are skipped and must be complete.
+    func escapedField(_ name: String) throws(BinfmtError) -> ArraySlice<UInt8> {
+      var i = p
+      while i < buf.count {
+        if buf[i] == UInt8(ascii: "\\"), i + 1 < buf.count, buf[i + 1] == UInt8(ascii: "x") {
+          guard i + 3 < buf.count, KernelEscape.hexValue(buf[i + 2]) != nil,
+            KernelEscape.hexValue(buf[i + 3]) != nil
+          else {
+            throw bad(name, "incomplete escape at byte \(i - p)", "\\x needs two hex digits")
+          }
+          i += 4
+          continue
+        }
+        if buf[i] == del {
+          let f = buf[p..<i]
+          p = i + 1
+          return f
+        }
+        i += 1
+      }
+      throw bad(name, "missing", "no delimiter after the \(name) field")
+    }
+
+    let nameBytes = try field("name")
+    let name = String(decoding: nameBytes, as: UTF8.self)
+    if nameBytes.isEmpty { throw bad("name", "is empty") }
+    if name == "." || name == ".." { throw bad("name", "'\(name)' is not allowed") }
+    if nameBytes.contains(UInt8(ascii: "/")) { throw bad("name", "'\(name)' contains '/'") }
+    if nameBytes.count > maxNameLength {
+      throw bad("name", "is \(nameBytes.count) bytes long", "at most \(maxNameLength)")
+    }
+
+    let typeField = try field("type")
+    guard typeField.count == 1, let t = typeField.first, t == UInt8(ascii: "M") || t == UInt8(ascii: "E")
+    else {
+      throw bad("type", "'\(String(decoding: typeField, as: UTF8.self))' is not M or E")
+    }
+
+    let match: Match
+    if t == UInt8(ascii: "M") {
+      let offsetField = try field("offset")
+      let offset = try parseOffset(offsetField)
+      let magicField = try escapedField("magic")
+      let magic = KernelEscape.unescape(magicField)
+      if magic.isEmpty { throw bad("magic", "is empty") }
+      let maskField = try escapedField("mask")
+      var mask: [UInt8]? = nil
+      if !maskField.isEmpty {
+        let m = KernelEscape.unescape(maskField)
+        guard m.count == magic.count else {
+          throw bad("mask", "is \(m.count) bytes, magic is \(magic.count)", "they must be the same length")
+        }
+        mask = m
+      }
+      if magic.count > bufferSize || bufferSize - magic.count < offset {
+        throw bad(
+          "offset", "offset \(offset) + magic \(magic.count) bytes exceeds \(bufferSize)",
+          "the kernel only looks at the first \(bufferSize) bytes of a file")
+      }
+      match = .magic(offset: offset, magic: magic, mask: mask)
+    } else {
+      _ = try field("offset")  // ignored for E, as by the kernel
+      let ext = try field("extension")
+      if ext.isEmpty { throw bad("extension", "is empty") }
+      if ext.contains(UInt8(ascii: "/")) { throw bad("extension", "contains '/'") }
+      _ = try field("mask")  // ignored for E
+      match = .fileExtension(String(decoding: ext, as: UTF8.self))
+    }
+
+    let interp = try field("interpreter")
+    if interp.isEmpty { throw bad("interpreter", "is empty") }
+
+    var rest = buf[p...]
+    if rest.last == UInt8(ascii: "\n") { rest = rest.dropLast() }
+    let flags = try BinfmtFlags(parsing: Substring(String(decoding: rest, as: UTF8.self)))
+    return Registration(
+      name: name, match: match, interpreter: String(decoding: interp, as: UTF8.self), flags: flags)
+  }
+
+  /// kstrtoint(…, 10): optional sign, decimal digits, one optional trailing newline;
+  /// empty means 0; negative is refused.
+  static func parseOffset(_ f: ArraySlice<UInt8>) throws(BinfmtError) -> Int {
+    if f.isEmpty { return 0 }
+    var s = f
+    if s.last == UInt8(ascii: "\n") { s = s.dropLast() }
+    var negative = false
+    if let first = s.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+      negative = first == UInt8(ascii: "-")
+      s = s.dropFirst()
+    }
+    let text = String(decoding: f, as: UTF8.self)
+    guard !s.isEmpty, s.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+      throw BinfmtError(.invalidInput, "'\(text)' is not a decimal number", at: "offset")
+    }
+    var value = 0
+    for d in s {
+      value = value * 10 + Int(d - UInt8(ascii: "0"))
+      if value > Int(Int32.max) {
+        throw BinfmtError(.invalidInput, "'\(text)' is out of range", at: "offset")
+      }
+    }
+    if negative && value != 0 {
+      throw BinfmtError(.invalidInput, "'\(text)' is negative", at: "offset")
+    }
+    return value
+  }
+
+  /// The kernel's compare (fs/binfmt_misc.c `check_file`): bytes at `offset` of the first
+  /// 256 bytes of the file (zero-padded) equal the magic wherever the mask has a 1 bit.
+  public func matches(header: [UInt8], path: String = "") -> Bool {
+    switch match {
+    case .magic(let offset, let magic, let mask):
+      for j in 0..<magic.count {
+        let i = offset + j
+        let b: UInt8 = i < header.count && i < Registration.bufferSize ? header[i] : 0
+        let m = mask?[j] ?? 0xff
+        if (b ^ magic[j]) & m != 0 { return false }
+      }
+      return true
+    case .fileExtension(let ext):
+      guard let dot = path.lastIndex(of: ".") else { return false }
+      return path[path.index(after: dot)...] == ext
+    }
+  }
+}

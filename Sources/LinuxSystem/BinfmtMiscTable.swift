@@ -1,0 +1,74 @@
+import BinfmtKit
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The live binfmt_misc table, read from procfs (read-only here).
+public struct BinfmtMiscTable: Sendable {
+  /// `status` exists: binfmt_misc is mounted at the path.
+  public var mounted: Bool
+  /// The global switch (`status` says enabled).
+  public var enabled: Bool
+  /// Entries in directory order; on current kernels that is newest first.
+  public var entries: [KernelEntryStatus]
+  /// Entries whose status file could not be read or parsed, with why.
+  public var unreadable: [(name: String, error: BinfmtError)]
+
+  public static func read(_ paths: SystemPaths) -> BinfmtMiscTable {
+    let dir = paths.binfmtMisc
+    var table = BinfmtMiscTable(mounted: false, enabled: false, entries: [], unreadable: [])
+    guard let statusText = try? readSmallFile(dir.appending("status")) else { return table }
+    table.mounted = true
+    table.enabled = statusText.hasPrefix("enabled")
+    guard let d = opendir(dir.string) else { return table }
+    defer { closedir(d) }
+    while let ent = readdir(d) {
+      let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
+        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+      }
+      if name == "." || name == ".." || name == "register" || name == "status" { continue }
+      do {
+        let text = try readSmallFile(dir.appending(name))
+        table.entries.append(try KernelEntryStatus.parse(name: name, text: text))
+      } catch {
+        table.unreadable.append((name, error))
+      }
+    }
+    return table
+  }
+}
+
+/// Reads a small file (procfs, config) whole, refusing anything over `limit` bytes.
+public func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtError) -> String {
+  let fd: FileDescriptor
+  do {
+    fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
+  } catch {
+    throw errnoError(error, path: path.string, action: "cannot open")
+  }
+  defer { try? fd.close() }
+  var out: [UInt8] = []
+  var buf = [UInt8](repeating: 0, count: 4096)
+  while true {
+    let n: Int
+    do {
+      n = try buf.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+    } catch {
+      throw errnoError(error, path: path.string, action: "cannot read")
+    }
+    if n == 0 { break }
+    out += buf[0..<n]
+    if out.count > limit {
+      throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path.string)
+    }
+  }
+  return String(decoding: out, as: UTF8.self)
+}
+
+/// access(2) for existence without following into the file.
+public func fileExists(_ path: FilePath) -> Bool {
+  var st = stat()
+  return stat(path.string, &st) == 0
+}

@@ -1,0 +1,31 @@
+import BinfmtKit
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// Where the system's files are. Everything that touches the system goes through one of
+/// these, so tests run against a temporary root and production against `/`.
+public struct SystemPaths: Sendable, Hashable {
+  public var root: FilePath
+
+  public init(root: FilePath = "/") { self.root = root }
+
+  public func path(_ absolute: String) -> FilePath {
+    root.appending(FilePath(absolute).components)
+  }
+
+  public var binfmtMisc: FilePath { path("/proc/sys/fs/binfmt_misc") }
+}
+
+/// `uname -m` of the running kernel (uname(2)).
+public func unameMachine() -> String {
+  var u = utsname()
+  guard uname(&u) == 0 else { return "unknown" }
+  return withUnsafeBytes(of: &u.machine) { raw in
+    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+  }
+}

@@ -1,0 +1,3 @@
+import BinfmtCommands
+
+BinfmtctlMain.run()
