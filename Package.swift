@@ -33,7 +33,7 @@ let package = Package(
     .testTarget(name: "BinfmtKitTests", dependencies: ["BinfmtKit"], swiftSettings: strict),
     .testTarget(
       name: "BinfmtIntegrationTests",
-      dependencies: ["BinfmtKit", "ELF", "LinuxSystem"],
+      dependencies: ["BinfmtKit", "ELF", "LinuxSystem", "BinfmtCommands"],
       swiftSettings: strict),
   ]
 )

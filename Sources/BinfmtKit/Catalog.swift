@@ -37,7 +37,17 @@ public struct Architecture: Hashable, Sendable {
 
   /// Bytes compared: the 16 e_ident bytes, e_type and e_machine (20 bytes); 32-bit MIPS
   /// also compares e_flags (up to byte 40) to tell o32 from n32.
-  public var magic: [UInt8] {
+  public var magic: [UInt8] { Array(fullMagic.prefix(comparedLength)) }
+  public var mask: [UInt8] { Array(fullMask.prefix(comparedLength)) }
+
+  /// Trailing bytes the mask ignores are left out: for little-endian MIPS the n32 bit is in
+  /// byte 36, so 37 bytes are compared; for big-endian, byte 39 (40 bytes).
+  var comparedLength: Int {
+    let m = fullMask
+    return (m.lastIndex(where: { $0 != 0 }) ?? (m.count - 1)) + 1
+  }
+
+  var fullMagic: [UInt8] {
     var m: [UInt8] = [0x7f, 0x45, 0x4c, 0x46, elfClass.rawValue, byteOrder.rawValue, 1, 0]
     m += [UInt8](repeating: 0, count: 8)
     m += byteOrder.bytes(UInt16(2))  // ET_EXEC; the mask lets ET_DYN (3) through
@@ -49,7 +59,7 @@ public struct Architecture: Hashable, Sendable {
     return m
   }
 
-  public var mask: [UInt8] {
+  var fullMask: [UInt8] {
     var m: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, osabiMask, abiVersionMask]
     m += [UInt8](repeating: 0xff, count: 7)
     m += byteOrder.bytes(UInt16(0xfffe))  // e_type: 2 or 3

@@ -1,0 +1,54 @@
+# binfmtctl: the two commands the README names are `make run` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
+TEST_DEBS := $(BUILD_DEBS) qemu-user-static binutils util-linux hyperfine ca-certificates debian-archive-keyring
+BIN := .build/release/binfmtctl
+
+.PHONY: all deps test-deps build release run test fixtures binfmt.d bench clean
+
+all: release
+
+# Installs Debian packages only when one is missing (apt-get update first, as Debian wants).
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_DEBS))
+
+test-deps:
+	$(call apt_install,$(TEST_DEBS))
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# The main job on this host: read-only and safe.
+run: release
+	$(BIN) arch list
+	$(BIN) inspect /bin/sh /usr/bin/env $$(ls /usr/bin/qemu-*-static 2>/dev/null | head -1)
+
+fixtures: test-deps
+	scripts/fetch-fixtures.sh
+
+# Regenerates the committed binfmt.d/ files (host-independent: every architecture).
+binfmt.d: release
+	$(BIN) generate --all --include-native --output binfmt.d
+
+test: test-deps fixtures
+	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
+	$(SWIFT) build -c release -Xswiftc -warnings-as-errors
+	BINFMTCTL=$(CURDIR)/.build/debug/binfmtctl BINFMTCTL_RELEASE=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build
+
+bench: release fixtures
+	bench/run.sh
+
+clean:
+	rm -rf .build
