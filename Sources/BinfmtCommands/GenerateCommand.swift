@@ -112,7 +112,7 @@ enum BinfmtD {
     return """
       # binfmtctl: run \(a.name) (\(a.summary)) programs with qemu-user.
       # Flags: \(flagWords.isEmpty ? "none" : flagWords.joined(separator: "; ")).
-      # Do not install on a \(hosts.joined(separator: "/")) host: native programs would go through qemu.
+      # Do not install on hosts of the \(a.family) family (\(hosts.joined(separator: ", "))): native programs would go through qemu.
       \(registration.registerString())
 
       """

@@ -1,0 +1,157 @@
+import BinfmtCommands
+import BinfmtKit
+import Foundation
+import Testing
+
+@Suite(.serialized) struct CLITests {
+  /// Every kind of bad input gets its own one-line verdict, the good path in the same call
+  /// still gets its answer, nothing hangs, and the exit code says something failed.
+  @Test func badInputsGetVerdicts() throws {
+    let d = try tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let good = try Env.fixture("busybox-arm64")
+    let real = try Data(contentsOf: URL(fileURLWithPath: good))
+    func file(_ name: String, _ data: Data) -> String {
+      let p = d.appendingPathComponent(name).path
+      _ = FileManager.default.createFile(atPath: p, contents: data)
+      return p
+    }
+    var bogus = real.prefix(4096)
+    bogus.replaceSubrange(32..<40, with: [0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0])  // e_phoff far away
+    var manyPh = real.prefix(4096)
+    manyPh.replaceSubrange(56..<58, with: [0xfe, 0xff])  // e_phnum 65534
+    let fifo = d.appendingPathComponent("fifo").path
+    #expect(mkfifo(fifo, 0o644) == 0)
+    let sparse = d.appendingPathComponent("sparse").path
+    _ = FileManager.default.createFile(atPath: sparse, contents: real.prefix(64))
+    #expect(truncate(sparse, 2 << 30) == 0)
+    var rng = SystemRandomNumberGenerator()
+    let cases: [(String, String)] = [
+      (d.appendingPathComponent("missing").path, "no such file"),
+      (d.path, "is a directory"),
+      (file("empty", Data()), "empty file"),
+      (file("trunc10", real.prefix(10)), "truncated ELF header: 10 of 64 bytes"),
+      (file("trunc63", real.prefix(63)), "truncated ELF header: 63 of 64 bytes"),
+      (file("random", Data((0..<4096).map { _ in UInt8.random(in: 1...255, using: &rng) })), ""),
+      (file("bogus-phoff", bogus), "e_phoff"),
+      (file("bogus-phnum", manyPh), "program headers"),
+      (fifo, "FIFO"),
+      ("/dev/zero", "character device"),
+      (file("pe.exe", Data([0x4d, 0x5a, 0x90, 0, 3] + [UInt8](repeating: 0, count: 60))), "PE/DOS"),
+      (file("macho", Data([0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1] + [UInt8](repeating: 0, count: 24))), "Mach-O 64-bit"),
+      (file("Main.class", Data([0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 61] + [UInt8](repeating: 0, count: 24))), "Java class"),
+      (file("crlf.sh", Data("#!/bin/sh\r\necho hi\r\n".utf8)), "CRLF"),
+    ]
+    let started = Date()
+    // The 2 GB sparse file has a real ELF header and zeros after it: a valid (if empty)
+    // ELF that must be answered without reading 2 GB.
+    let r = try run(Env.binary, ["inspect"] + cases.map(\.0) + [sparse, good], timeout: 20)
+    #expect(Date().timeIntervalSince(started) < 10, "inspect took too long: a FIFO, /dev/zero or a sparse file was read")
+    #expect(r.status == 1)
+    let lines = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("  ") }
+    #expect(lines.count == cases.count + 2, "\(r.stdout)")
+    #expect(lines.contains { $0.hasPrefix(sparse + " ") && $0.contains("ELF64 LSB executable") })
+    for (path, expected) in cases {
+      let line = try #require(lines.first { $0.hasPrefix(path + " ") }, "no line for \(path)")
+      #expect(line.contains("error: "), "\(line)")
+      if !expected.isEmpty { #expect(line.contains(expected), "\(line)") }
+    }
+    #expect(lines.last!.hasPrefix(good) && lines.last!.contains("aarch64"))
+  }
+
+  @Test func inspectJSONAndExitCodes() throws {
+    let r = try binfmtctl("inspect", "--json", try Env.fixture("hello-arm64"))
+    #expect(r.status == 0)
+    let items = try #require(try json(r.stdout) as? [[String: Any]])
+    let elf = try #require(items.first?["elf"] as? [String: Any])
+    #expect(elf["architecture"] as? String == "aarch64")
+    #expect(elf["linkage"] as? String == "dynamic")
+    #expect(elf["interpreter"] as? String == "/lib/ld-linux-aarch64.so.1")
+    #expect(elf["ociPlatform"] as? String == "linux/arm64/v8")
+    let armel = try binfmtctl("inspect", "--json", try Env.fixture("busybox-armel"))
+    let e2 = try #require((try json(armel.stdout) as? [[String: Any]])?.first?["elf"] as? [String: Any])
+    #expect(e2["abi"] as? [String] == ["eabi5", "soft-float"])
+    #expect(e2["debianArch"] as? String == "armel")
+    let none = try binfmtctl("inspect", "/nonexistent-\(UUID())")
+    #expect(none.status == 1)
+    let usage = try binfmtctl("inspect")
+    #expect(usage.status == 2 && usage.stderr.contains("Missing expected argument"))
+  }
+
+  @Test func generateRegisterStringsAndErrors() throws {
+    let r = try binfmtctl("generate", "arm64", "--format", "register")
+    #expect(r.status == 0)
+    #expect(r.stdout == Catalog.standard.resolve("aarch64")!.registration().registerString() + "\n")
+    #expect(r.stdout.hasSuffix(":/usr/bin/qemu-aarch64-static:PF\n"))
+    let dir = try binfmtctl("generate", "riscv64", "--interpreter-dir", "/opt/q", "--flags", "F", "--format", "register")
+    #expect(dir.stdout.hasSuffix(":/opt/q/qemu-riscv64-static:F\n"))
+    let unknown = try binfmtctl("generate", "arm65")
+    #expect(unknown.status == 2 && unknown.stderr.contains("unknown architecture 'arm65'") && unknown.stderr.contains("arm64"))
+    let cred = try binfmtctl("generate", "arm64", "--flags", "POCF")
+    #expect(cred.status == 2 && cred.stderr.contains("--credentials"))
+    #expect(try binfmtctl("generate", "arm64", "--flags", "POCF", "--credentials", "--format", "register").stdout.hasSuffix(":POCF\n"))
+    let badFlag = try binfmtctl("generate", "arm64", "--flags", "PX")
+    #expect(badFlag.status == 2 && badFlag.stderr.contains("--flags"))
+    // --all leaves out the host's own family unless asked.
+    let all = try binfmtctl("generate", "--all", "--format", "register", "--host-machine", "x86_64")
+    #expect(!all.stdout.contains(":qemu-x86_64:") && !all.stdout.contains(":qemu-i386:"))
+    #expect(all.stderr.contains("skipped"))
+    let arm = try binfmtctl("generate", "--all", "--format", "register", "--host-machine", "aarch64")
+    #expect(arm.stdout.contains(":qemu-x86_64:") && !arm.stdout.contains(":qemu-aarch64:") && !arm.stdout.contains(":qemu-arm:"))
+  }
+
+  /// The committed binfmt.d/ is exactly what generate produces today.
+  @Test func committedBinfmtDIsCurrent() throws {
+    let d = try tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let r = try binfmtctl("generate", "--all", "--include-native", "--output", d.path)
+    #expect(r.status == 0, "\(r.stderr)")
+    let committed = Env.packageRoot.appendingPathComponent("binfmt.d")
+    let fm = FileManager.default
+    let want = try fm.contentsOfDirectory(atPath: d.path).sorted()
+    let have = try fm.contentsOfDirectory(atPath: committed.path).sorted()
+    #expect(want == have, "regenerate with `make binfmt.d`")
+    #expect(want.count == Catalog.standard.architectures.count)
+    for f in want {
+      let a = try Data(contentsOf: d.appendingPathComponent(f))
+      let b = try? Data(contentsOf: committed.appendingPathComponent(f))
+      #expect(a == b, "binfmt.d/\(f) is stale: run `make binfmt.d`")
+      let text = String(decoding: a, as: UTF8.self)
+      #expect(try BinfmtDFile.parse(text, file: f).entries.count == 1)
+    }
+  }
+
+  @Test func archListJSON() throws {
+    let r = try binfmtctl("arch", "list", "--json")
+    let items = try #require(try json(r.stdout) as? [[String: Any]])
+    #expect(items.count == Catalog.standard.architectures.count)
+    let a = try #require(items.first { $0["name"] as? String == "aarch64" })
+    #expect((a["aliases"] as? [String])?.contains("arm64") == true)
+    #expect(a["debianArch"] as? String == "arm64")
+  }
+
+  /// Thousands of mutated real ELF headers: every one gets a verdict, none crashes.
+  @Test func mutationFuzz() throws {
+    let d = try tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let inspector = Inspector(hostMachine: "x86_64")
+    var rng = SystemRandomNumberGenerator()
+    var seeds: [[UInt8]] = []
+    for f in try Env.allFixtures() { seeds.append(Array(try Data(contentsOf: URL(fileURLWithPath: f)).prefix(8192))) }
+    let path = d.appendingPathComponent("m").path
+    var verdicts = 0
+    for i in 0..<4000 {
+      var b = seeds[i % seeds.count]
+      for _ in 0..<Int.random(in: 1...8, using: &rng) {
+        let o = Int.random(in: 0..<min(b.count, i % 3 == 0 ? 512 : 96), using: &rng)
+        b[o] = UInt8.random(in: 0...255, using: &rng)
+      }
+      if i % 7 == 0 { b = Array(b.prefix(Int.random(in: 0...200, using: &rng))) }
+      _ = FileManager.default.createFile(atPath: path, contents: Data(b))
+      let r = inspector.inspect(path)
+      if case .failure(let why) = r.body { #expect(!why.isEmpty) }
+      verdicts += 1
+    }
+    #expect(verdicts == 4000)
+  }
+}
