@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
-TEST_DEBS := $(BUILD_DEBS) qemu-user-static binutils util-linux hyperfine ca-certificates debian-archive-keyring
+TEST_DEBS := $(BUILD_DEBS) qemu-user-static binutils util-linux hyperfine file ca-certificates debian-archive-keyring
 BIN := .build/release/binfmtctl
 
 .PHONY: all deps test-deps build release run test fixtures binfmt.d bench clean
