@@ -10,24 +10,6 @@ public enum KernelEscape {
     }
   }
 
-  /// What `scanarg` accepts: every `\x` is followed by exactly two hex digits.
-  /// Returns the offset of the first bad escape, if any.
-  public static func firstBadEscape(_ field: ArraySlice<UInt8>) -> Int? {
-    var i = field.startIndex
-    let end = field.endIndex
-    while i < end {
-      if field[i] == UInt8(ascii: "\\"), i + 1 < end, field[i + 1] == UInt8(ascii: "x") {
-        guard i + 3 < end, hexValue(field[i + 2]) != nil, hexValue(field[i + 3]) != nil else {
-          return i - field.startIndex
-        }
-        i += 4
-      } else {
-        i += 1
-      }
-    }
-    return nil
-  }
-
   /// `string_unescape(…, UNESCAPE_HEX)`: `\xH` or `\xHH` becomes one byte; any other
   /// backslash is kept literally along with the byte after it.
   public static func unescape(_ field: ArraySlice<UInt8>) -> [UInt8] {
