@@ -69,7 +69,7 @@ struct Generate: ParsableCommand {
     // Build and validate every entry before writing anything.
     var files: [(Architecture, Registration, String)] = []
     for a in archs {
-      let interp = interpreter ?? interpreterDir.map { FilePath($0).appending("qemu-\(a.name)-static").string }
+      let interp = interpreter ?? interpreterDir.map { FilePath($0).appending("qemu-\(a.qemuTarget)-static").string }
       let reg = a.registration(interpreter: interp, flags: flagSet)
       let line = reg.registerString()
       do throws(BinfmtError) {

@@ -34,7 +34,10 @@ struct Binfmtctl: ParsableCommand {
     commandName: "binfmtctl",
     abstract: "Run foreign-architecture binaries through binfmt_misc and qemu-user.",
     version: "0.1.0",
-    subcommands: [Inspect.self, Generate.self, ArchCommand.self, RegisterRaw.self])
+    subcommands: [
+      Status.self, Install.self, Uninstall.self, Enable.self, Disable.self, Probe.self, Emulators.self, Inspect.self,
+      Generate.self, ArchCommand.self, RegisterRaw.self,
+    ])
 }
 
 /// Thrown by commands that already printed their per-item results and only need a status.

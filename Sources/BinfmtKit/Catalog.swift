@@ -31,9 +31,10 @@ public struct Architecture: Hashable, Sendable {
   public var aliases: [String]
   public var summary: String
 
-  public var qemuTarget: String { name }
+  /// The qemu-user target that runs it: the name, except i486, which qemu-i386 runs.
+  public var qemuTarget: String { name == "i486" ? "i386" : name }
   public var entryName: String { "qemu-" + name }
-  public var staticInterpreter: String { "/usr/bin/qemu-\(name)-static" }
+  public var staticInterpreter: String { "/usr/bin/qemu-\(qemuTarget)-static" }
 
   /// Bytes compared: the 16 e_ident bytes, e_type and e_machine (20 bytes); 32-bit MIPS
   /// also compares e_flags (up to byte 40) to tell o32 from n32.

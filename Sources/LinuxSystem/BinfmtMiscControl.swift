@@ -1,0 +1,207 @@
+import BinfmtKit
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Changes to the live binfmt_misc table. Every change is one write(2) to one file, as the
+/// kernel requires; errors name the entry and say what to do.
+public struct BinfmtMisc: Sendable {
+  public var paths: SystemPaths
+  public init(paths: SystemPaths) { self.paths = paths }
+
+  /// What to write into an entry's file.
+  public enum EntryAction: String, Sendable {
+    case enable = "1"
+    case disable = "0"
+    case remove = "-1"
+  }
+
+  /// Whether the kernel knows the file system: listed in /proc/filesystems, or a module
+  /// that mount(2) would load.
+  public func kernelSupport() -> (builtIn: Bool, module: Bool) {
+    let fs = (try? readSmallFile(paths.path("/proc/filesystems"))) ?? ""
+    let listed = fs.split(separator: "\n").contains { $0.hasSuffix("\tbinfmt_misc") }
+    if listed { return (true, false) }
+    let release = kernelRelease()
+    let dir = paths.path("/lib/modules/\(release)/kernel/fs")
+    let candidates = ["binfmt_misc.ko", "binfmt_misc.ko.xz", "binfmt_misc.ko.zst", "binfmt_misc.ko.gz"]
+    return (false, candidates.contains { fileExists(dir.appending($0)) })
+  }
+
+  public var isMounted: Bool { fileExists(paths.binfmtMisc.appending("status")) }
+
+  /// mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc, when it is not mounted.
+  /// Returns true when this call mounted it.
+  @discardableResult
+  public func ensureMounted() throws(BinfmtError) -> Bool {
+    if isMounted { return false }
+    let target = paths.binfmtMisc.string
+    let flags = UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC)
+    if mount("binfmt_misc", target, "binfmt_misc", flags, nil) == 0 { return true }
+    let e = Errno(rawValue: errno)
+    let loc = target
+    switch e {
+    case Errno(rawValue: ENODEV):
+      throw BinfmtError(
+        .system, "this kernel has no binfmt_misc (CONFIG_BINFMT_MISC is off and no module)", at: loc,
+        cause: "mount: \(e)", fix: "use a kernel built with CONFIG_BINFMT_MISC=y or =m")
+    case .notPermitted, .permissionDenied:
+      if geteuid() != 0 {
+        throw BinfmtError(
+          .system, "binfmt_misc is not mounted and mounting it needs root", at: loc, cause: "mount: \(e)",
+          fix: "run it with sudo")
+      }
+      throw BinfmtError(
+        .system, "binfmt_misc is not mounted and this root may not mount it (inside a container?)", at: loc,
+        cause: "mount: \(e)",
+        fix: "run binfmtctl on the host, or give the container --privileged")
+    case .noSuchFileOrDirectory:
+      throw BinfmtError(
+        .system, "no such directory (is /proc mounted?)", at: loc, cause: "mount: \(e)",
+        fix: "sudo mount -t proc proc /proc")
+    default:
+      throw BinfmtError(.system, "cannot mount binfmt_misc", at: loc, cause: "mount: \(e)")
+    }
+  }
+
+  /// Only root (in its user namespace) can change binfmt_misc; say so before anything else.
+  public static func requireRoot() throws(BinfmtError) {
+    if geteuid() != 0 {
+      throw BinfmtError(
+        .system, "changing binfmt_misc needs root", at: "binfmtctl", cause: "running as uid \(geteuid())",
+        fix: "run it with sudo")
+    }
+  }
+
+  /// Fails early (before the first change) when the table cannot be written.
+  public func checkWritable() throws(BinfmtError) {
+    let path = paths.binfmtMisc.appending("register").string
+    let fd = open(path, O_WRONLY | O_CLOEXEC)
+    if fd >= 0 {
+      close(fd)
+      return
+    }
+    throw accessError(Errno(rawValue: errno), at: path)
+  }
+
+  func accessError(_ e: Errno, at path: String) -> BinfmtError {
+    switch e {
+    case .readOnlyFileSystem:
+      return BinfmtError(
+        .system, "/proc/sys is read-only here (inside a container?)", at: path, cause: "\(e)",
+        fix: "run binfmtctl on the host, or give the container --privileged")
+    case .permissionDenied, .notPermitted:
+      if geteuid() != 0 {
+        return BinfmtError(
+          .system, "changing binfmt_misc needs root", at: path, cause: "\(e)", fix: "run it with sudo")
+      }
+      return BinfmtError(
+        .system, "the kernel refused root write access (a container without privileges?)", at: path,
+        cause: "\(e)", fix: "run binfmtctl on the host, or give the container --privileged")
+    default:
+      return errnoError(e, path: path, action: "cannot open for writing")
+    }
+  }
+
+  /// Registers one entry with a single write(2) of its register string.
+  public func register(_ r: Registration) throws(BinfmtError) {
+    let path = paths.binfmtMisc.appending("register").string
+    let bytes = Array(r.registerString().utf8)
+    let fd = open(path, O_WRONLY | O_CLOEXEC)
+    if fd < 0 { throw accessError(Errno(rawValue: errno), at: path) }
+    defer { close(fd) }
+    var n: Int
+    repeat {
+      n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    } while n < 0 && errno == EINTR
+    if n == bytes.count { return }
+    let e = n < 0 ? Errno(rawValue: errno) : Errno.ioError
+    let loc = r.name
+    switch e {
+    case .fileExists:
+      throw BinfmtError(
+        .conflict, "an entry with this name already exists", at: loc, cause: "register: \(e)",
+        fix: "binfmtctl status shows it; sudo binfmtctl install --replace replaces it")
+    case .invalidArgument:
+      // Our parser accepts exactly what the kernel does (tests prove it), so this is a
+      // kernel limit we do not model; name the string.
+      throw BinfmtError(
+        .invalidInput, "the kernel rejected the register string \(r.registerString())", at: loc,
+        cause: "register: \(e)")
+    case .noSuchFileOrDirectory:
+      throw BinfmtError(
+        .notFound, "interpreter \(r.interpreter) does not exist", at: loc, cause: "register: \(e)",
+        fix: "install it (Debian/Ubuntu/Fedora/Arch: package qemu-user-static)")
+    default:
+      throw accessError(e, at: path).located(loc)
+    }
+  }
+
+  /// Enables, disables or removes one entry.
+  public func apply(_ action: EntryAction, to name: String) throws(BinfmtError) {
+    guard Registration.isValidEntryName(name) else {
+      throw BinfmtError(.invalidInput, "not an entry name", at: name)
+    }
+    let path = paths.binfmtMisc.appending(name).string
+    let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
+    if fd < 0 {
+      let e = Errno(rawValue: errno)
+      if e == .noSuchFileOrDirectory {
+        throw BinfmtError(.notFound, "no such binfmt_misc entry", at: name, fix: "binfmtctl status lists the entries")
+      }
+      throw accessError(e, at: path)
+    }
+    defer { close(fd) }
+    let bytes = Array(action.rawValue.utf8)
+    var n: Int
+    repeat {
+      n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    } while n < 0 && errno == EINTR
+    if n < 0 {
+      let e = Errno(rawValue: errno)
+      // Removed between our read and our write (another binfmtctl without the lock, or a
+      // person): the result the caller wanted for `remove`.
+      if e == .noSuchFileOrDirectory && action == .remove { return }
+      throw accessError(e, at: path)
+    }
+  }
+}
+
+/// `uname -r`.
+public func kernelRelease() -> String {
+  var u = utsname()
+  guard uname(&u) == 0 else { return "unknown" }
+  return withUnsafeBytes(of: &u.release) { raw in
+    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+  }
+}
+
+/// An exclusive flock(2) on /run/binfmtctl.lock, held until the value goes away, so two
+/// binfmtctl runs (a boot unit and a person) never interleave their changes.
+public struct TableLock: ~Copyable {
+  let fd: Int32
+
+  public init(paths: SystemPaths) throws(BinfmtError) {
+    let run = paths.path("/run")
+    let path = run.appending("binfmtctl.lock").string
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    if fd < 0 {
+      let e = Errno(rawValue: errno)
+      throw BinfmtError(
+        .system, "cannot open the lock file", at: path, cause: "\(e)",
+        fix: geteuid() != 0 ? "run it with sudo" : nil)
+    }
+    var r: Int32
+    repeat { r = flock(fd, LOCK_EX) } while r != 0 && errno == EINTR
+    if r != 0 {
+      let e = Errno(rawValue: errno)
+      close(fd)
+      throw BinfmtError(.system, "cannot lock", at: path, cause: "\(e)")
+    }
+    self.fd = fd
+  }
+
+  deinit { close(fd) }
+}

@@ -1,0 +1,146 @@
+import BinfmtKit
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// How a child process ended.
+public enum ChildOutcome: Sendable, Equatable {
+  /// execve(2) itself failed with this errno (ENOEXEC: no handler for the format).
+  case execFailed(Errno)
+  case exited(Int32)
+  case signaled(Int32)
+  /// Killed after the time limit.
+  case timedOut
+}
+
+public struct ChildResult: Sendable {
+  public var outcome: ChildOutcome
+  public var stdout: String
+  public var stderr: String
+}
+
+/// Runs a program directly (posix_spawn, no shell) and collects its output.
+public enum Spawn {
+  /// `argv[0]` is `arguments[0]`; `path` is what is executed.
+  public static func run(
+    _ path: String, _ arguments: [String], environment: [String]? = nil, timeoutMilliseconds: Int = 10_000
+  ) -> ChildResult {
+    var outPipe: [Int32] = [-1, -1]
+    var errPipe: [Int32] = [-1, -1]
+    guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
+      return ChildResult(outcome: .execFailed(Errno(rawValue: errno)), stdout: "", stderr: "")
+    }
+    // pipe2 is not exported to Swift; the dup2 in the child clears FD_CLOEXEC on 1 and 2.
+    for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+    posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    // Children start with default signal handling, whatever ours is.
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigdefault(&attr, &all)
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attr, &none)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+    let env = environment ?? currentEnvironment()
+    var pid: pid_t = 0
+    let rc = withCStrings(arguments) { argv in
+      withCStrings(env) { envp in posix_spawn(&pid, path, &actions, &attr, argv, envp) }
+    }
+    close(outPipe[1])
+    close(errPipe[1])
+    defer {
+      close(outPipe[0])
+      close(errPipe[0])
+    }
+    // glibc's posix_spawn (clone with CLONE_VFORK) returns execve's errno itself.
+    if rc != 0 { return ChildResult(outcome: .execFailed(Errno(rawValue: rc)), stdout: "", stderr: "") }
+
+    var out: [UInt8] = []
+    var err: [UInt8] = []
+    var fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0), pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
+    let deadline = monotonicMilliseconds() + timeoutMilliseconds
+    var timedOut = false
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while fds.contains(where: { $0.fd >= 0 }) {
+      let left = deadline - monotonicMilliseconds()
+      if left <= 0 {
+        timedOut = true
+        kill(pid, SIGKILL)
+        break
+      }
+      let n = poll(&fds, nfds_t(fds.count), Int32(min(left, 1000)))
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { continue }
+      for i in fds.indices where fds[i].fd >= 0 && fds[i].revents != 0 {
+        let r = read(fds[i].fd, &buf, buf.count)
+        if r > 0 {
+          if i == 0 { out += buf[0..<r] } else { err += buf[0..<r] }
+          // Bound what a runaway child can make us hold.
+          if out.count > 1 << 20 || err.count > 1 << 20 { fds[i].fd = -1 }
+        } else if r == 0 || (r < 0 && errno != EINTR) {
+          fds[i].fd = -1
+        }
+      }
+    }
+    var status: Int32 = 0
+    while true {
+      if timedOut {
+        if waitpid(pid, &status, 0) >= 0 || errno != EINTR { break }
+        continue
+      }
+      let w = waitpid(pid, &status, WNOHANG)
+      if w == pid { break }
+      if w < 0 && errno != EINTR { break }
+      if monotonicMilliseconds() >= deadline {
+        kill(pid, SIGKILL)
+        timedOut = true
+        continue
+      }
+      usleep(1000)
+    }
+    let outcome: ChildOutcome
+    if timedOut {
+      outcome = .timedOut
+    } else if status & 0x7f == 0 {
+      outcome = .exited((status >> 8) & 0xff)
+    } else {
+      outcome = .signaled(status & 0x7f)
+    }
+    return ChildResult(
+      outcome: outcome, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+  }
+
+  static func monotonicMilliseconds() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+  }
+
+  static func currentEnvironment() -> [String] {
+    var out: [String] = []
+    var p = environ
+    while let s = p.pointee {
+      out.append(String(cString: s))
+      p += 1
+    }
+    return out
+  }
+
+  static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+  }
+}
