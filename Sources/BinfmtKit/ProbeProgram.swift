@@ -133,9 +133,9 @@ public enum ProbeProgram {
     // of an exit status, so codes 128...255 still come back as given.
     case (EM.m68k, .elf32, .big):
       return Program(code: halfwords(order, [
-        0x7001,                   // moveq #1, %d0          (exit)
-        0x7200 | UInt16(exitCode), // moveq #code, %d1
-        0x4e40,                   // trap #0
+        0x7001,                     // moveq #1, %d0          (exit)
+        0x7200 | UInt16(exitCode),  // moveq #code, %d1
+        0x4e40,                     // trap #0
       ]))
 
     case (EM.sh, .elf32, _):
@@ -178,9 +178,9 @@ public enum ProbeProgram {
     // 24-bit instructions whose fields are laid out mirrored on big-endian cores.
     case (EM.xtensa, .elf32, _):
       return Program(code: [
-        xtensaRRI8(order, op0: 2, t: 2, r: 0xa, imm12: 118),  // movi a2, 118   (exit)
-        xtensaRRI8(order, op0: 2, t: 6, r: 0xa, imm12: c),    // movi a6, code
-        xtensaRRR(order, op0: 0, t: 0, s: 0, r: 5),           // syscall
+        xtensaMovi(order, 2, 118),  // movi a2, 118           (exit)
+        xtensaMovi(order, 6, c),    // movi a6, code
+        xtensaSyscall(order),       // syscall
       ].flatMap { $0 })
 
     // Hexagon V67 (qemu's CPU). Each instruction is a packet of its own (parse bits 0b11).
@@ -240,23 +240,19 @@ public enum ProbeProgram {
     ]
   }
 
-  /// Xtensa RRI8 format (movi): op0, t, s, r, imm8 from the low end on little-endian cores,
-  /// from the high end on big-endian ones. movi keeps imm12's high 4 bits in `s`.
-  static func xtensaRRI8(_ order: ByteOrder, op0: UInt32, t: UInt32, r: UInt32, imm12: UInt32) -> [UInt8] {
+  /// Xtensa `movi at, imm12`: RRI8 format, op0 2, r 0xa, imm12's high nibble in s. The
+  /// fields run from the low end on little-endian cores and from the high end on big-endian.
+  static func xtensaMovi(_ order: ByteOrder, _ at: UInt32, _ imm12: UInt32) -> [UInt8] {
     let s = imm12 >> 8 & 0xf
     let imm8 = imm12 & 0xff
-    if order == .little {
-      return bytes24(.little, imm8 << 16 | r << 12 | s << 8 | t << 4 | op0)
-    }
-    return bytes24(.big, op0 << 20 | t << 16 | s << 12 | r << 8 | imm8)
+    return order == .little
+      ? bytes24(order, imm8 << 16 | 0xa << 12 | s << 8 | at << 4 | 2)
+      : bytes24(order, 2 << 20 | at << 16 | s << 12 | 0xa << 8 | imm8)
   }
 
-  /// Xtensa RRR format with op1 = op2 = 0 (syscall).
-  static func xtensaRRR(_ order: ByteOrder, op0: UInt32, t: UInt32, s: UInt32, r: UInt32) -> [UInt8] {
-    if order == .little {
-      return bytes24(.little, r << 12 | s << 8 | t << 4 | op0)
-    }
-    return bytes24(.big, op0 << 20 | t << 16 | s << 12 | r << 8)
+  /// Xtensa `syscall`: RRR format, every field 0 but r = 5.
+  static func xtensaSyscall(_ order: ByteOrder) -> [UInt8] {
+    bytes24(order, order == .little ? 5 << 12 : 5 << 8)
   }
 
   static func bytes24(_ order: ByteOrder, _ v: UInt32) -> [UInt8] {
@@ -285,7 +281,7 @@ public enum ProbeProgram {
       // { code address, TOC pointer (unused), environment (unused) }, 8-byte aligned.
       body += [UInt8](repeating: 0, count: (8 - body.count % 8) % 8)
       let descriptor = loadAddress + UInt64(codeOffset + body.count)
-      for v in [entry, 0, 0] { body += arch.byteOrder.bytes64(v) }
+      for v in [entry, 0, 0] { body += bytes64(arch.byteOrder, v) }
       entry = descriptor
     }
     let fileSize = UInt64(codeOffset + body.count)
@@ -322,31 +318,30 @@ public enum ProbeProgram {
     out.raw(body)
     return out.bytes
   }
-}
 
-/// Appends ELF fields in one class and byte order.
-struct ELFWriter {
-  let elfClass: ELFClass
-  let order: ByteOrder
-  var bytes: [UInt8] = []
+  /// Appends ELF fields in one class and byte order.
+  struct ELFWriter {
+    let elfClass: ELFClass
+    let order: ByteOrder
+    var bytes: [UInt8] = []
 
-  init(_ elfClass: ELFClass, _ order: ByteOrder) {
-    self.elfClass = elfClass
-    self.order = order
+    init(_ elfClass: ELFClass, _ order: ByteOrder) {
+      self.elfClass = elfClass
+      self.order = order
+    }
+
+    mutating func raw(_ b: [UInt8]) { bytes += b }
+    mutating func u16(_ v: UInt16) { bytes += order.bytes(v) }
+    mutating func u32(_ v: UInt32) { bytes += order.bytes(v) }
+    mutating func u64(_ v: UInt64) { bytes += ProbeProgram.bytes64(order, v) }
+    /// An address, offset or size: Elf32_Addr/Off/Word or Elf64_Addr/Off/Xword.
+    mutating func addr(_ v: UInt64) {
+      if elfClass == .elf64 { u64(v) } else { u32(UInt32(truncatingIfNeeded: v)) }
+    }
   }
 
-  mutating func raw(_ b: [UInt8]) { bytes += b }
-  mutating func u16(_ v: UInt16) { bytes += order.bytes(v) }
-  mutating func u32(_ v: UInt32) { bytes += order.bytes(v) }
-  /// An address, offset or size: Elf32_Addr/Off/Word or Elf64_Addr/Off/Xword.
-  mutating func addr(_ v: UInt64) {
-    bytes += elfClass == .elf64 ? order.bytes64(v) : order.bytes(UInt32(truncatingIfNeeded: v))
-  }
-}
-
-extension ByteOrder {
-  func bytes64(_ v: UInt64) -> [UInt8] {
+  static func bytes64(_ order: ByteOrder, _ v: UInt64) -> [UInt8] {
     let little = (0..<8).map { UInt8(truncatingIfNeeded: v >> ($0 * 8)) }
-    return self == .little ? little : little.reversed()
+    return order == .little ? little : little.reversed()
   }
 }
