@@ -16,7 +16,7 @@ let package = Package(
     .target(
       name: "BinfmtCommands",
       dependencies: [
-        "BinfmtKit", "LinuxSystem", "ELF",
+        "BinfmtKit", "LinuxSystem", "ELF", "Systemd",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
@@ -30,6 +30,11 @@ let package = Package(
     // The one module that imports libelf.
     .target(name: "ELF", dependencies: ["BinfmtKit", "CLibelf", "LinuxSystem"], swiftSettings: strict),
     .systemLibrary(name: "CLibelf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
+    // The one module that imports libsystemd (sd-bus, journal, sd_notify).
+    .target(
+      name: "Systemd", dependencies: ["BinfmtKit", "CSystemd", .product(name: "SystemPackage", package: "swift-system")],
+      swiftSettings: strict),
+    .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
     .testTarget(name: "BinfmtKitTests", dependencies: ["BinfmtKit"], swiftSettings: strict),
     .testTarget(
       name: "BinfmtIntegrationTests",

@@ -35,8 +35,9 @@ struct Binfmtctl: ParsableCommand {
     abstract: "Run foreign-architecture binaries through binfmt_misc and qemu-user.",
     version: "0.1.0",
     subcommands: [
-      Status.self, Install.self, Uninstall.self, Enable.self, Disable.self, Probe.self, Emulators.self, Inspect.self,
-      Generate.self, ArchCommand.self, RegisterRaw.self,
+      Status.self, Install.self, Uninstall.self, Enable.self, Disable.self, Probe.self, Persist.self,
+      Unpersist.self, Boot.self, Emulators.self, Inspect.self,
+      Generate.self, ArchCommand.self, RegisterRaw.self, PrintUnit.self,
     ])
 }
 

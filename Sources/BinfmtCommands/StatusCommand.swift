@@ -7,8 +7,59 @@ struct StatusSnapshot {
   var path: String
   var kernelSupport: String
   var report: TableReport
+  var initSystem: InitSystem = .none
+  /// "enabled", "disabled", "absent" for the boot service of `initSystem`.
+  var bootService = "absent"
+  var firesAtBoot = false
+  var persistence: PersistenceReport?
+  var ourFiles: [String] = []
 
-  static func read(paths: SystemPaths, hostMachine: String) -> StatusSnapshot {
+  var problems: [Problem] { report.problems + (persistence?.problems ?? []) + extraProblems }
+  var extraProblems: [Problem] = []
+
+  /// Adds the persistence view: binfmt.d as the next boot will apply it, and the boot service.
+  mutating func addPersistence(paths: SystemPaths, table: [KernelEntryStatus]) {
+    let t = PersistTarget(paths: paths, offline: false, initSystem: InitSystem.detect(paths, offline: false), exec: "")
+    initSystem = t.initSystem
+    let config = BootConfiguration.resolve(ConfigFiles.scanBinfmtD(paths))
+    ourFiles = config.ours.map(\.file.path)
+    let managed = Set(report.entries.filter(\.managed).map(\.entry.name))
+    persistence = PersistenceReport.make(config: config, live: table, managed: managed, systemdApplies: t.initSystem == .systemd)
+    func linked(_ link: String, _ to: String) -> Bool {
+      if case .symlink(let x) = ConfigFiles.node(t.real(link)), x == to { return true }
+      return false
+    }
+    func ours(_ path: String) -> Bool {
+      if case .file(let text) = ConfigFiles.node(t.real(path)) { return Units.isOurs(text) }
+      return false
+    }
+    switch t.initSystem {
+    case .systemd:
+      bootService = ours(t.unitPath) ? (linked(t.wantsLink, t.unitPath) ? "enabled" : "disabled") : "absent"
+      // systemd-binfmt applies /etc/binfmt.d by itself; the unit adds the reconcile.
+      firesAtBoot = !ourFiles.isEmpty
+    case .openrc:
+      bootService = ours(t.openrcScript) ? (linked(t.openrcLink, t.openrcScript) ? "enabled" : "disabled") : "absent"
+      firesAtBoot = bootService == "enabled" && !ourFiles.isEmpty
+    case .wsl:
+      var text = ""
+      if case .file(let x) = ConfigFiles.node(t.real(t.wslConf)) { text = x }
+      bootService = (WSLConf.bootCommand(text) ?? "").contains("binfmtctl boot") ? "enabled" : "absent"
+      firesAtBoot = bootService == "enabled" && !ourFiles.isEmpty
+    case .none:
+      bootService = "absent"
+      firesAtBoot = false
+    }
+    if !ourFiles.isEmpty && bootService != "enabled" {
+      extraProblems.append(
+        Problem(
+          .bootServiceOff, entry: nil,
+          "the \(t.initSystem.rawValue) boot service of binfmtctl is \(bootService)\(t.initSystem == .systemd ? " (systemd-binfmt still applies the files, without the reconcile)" : ": persisted entries will not come back at boot")",
+          fix: "sudo binfmtctl persist"))
+    }
+  }
+
+  static func read(paths: SystemPaths, hostMachine: String, withPersistence: Bool = false) -> StatusSnapshot {
     let table = BinfmtMiscTable.read(paths)
     let facts = SystemFacts(paths: paths)
     let support: String
@@ -27,7 +78,9 @@ struct StatusSnapshot {
         cache[path] = f
         return f
       }, catalog: facts.catalog, hostMachine: hostMachine)
-    return StatusSnapshot(path: paths.binfmtMisc.string, kernelSupport: support, report: report)
+    var snap = StatusSnapshot(path: paths.binfmtMisc.string, kernelSupport: support, report: report)
+    if withPersistence { snap.addPersistence(paths: paths, table: table.entries) }
+    return snap
   }
 }
 
@@ -40,9 +93,9 @@ struct Status: ParsableCommand {
   @Option(help: .hidden) var hostMachine: String?
 
   func run() throws {
-    let snap = StatusSnapshot.read(paths: SystemPaths(), hostMachine: hostMachine ?? unameMachine())
+    let snap = StatusSnapshot.read(paths: SystemPaths(), hostMachine: hostMachine ?? unameMachine(), withPersistence: true)
     Output.stdout(Output.render(snap, as: json ? .json : .text))
-    if !snap.report.problems.isEmpty { throw ExitWith(status: .partial) }
+    if !snap.problems.isEmpty { throw ExitWith(status: .partial) }
   }
 }
 
@@ -56,8 +109,24 @@ extension Output {
           "path": .string(s.path), "mounted": .bool(r.mounted), "enabled": .bool(r.enabled),
           "kernelSupport": .string(s.kernelSupport),
         ]),
-        "entries": .array(r.entries.map(StatusJSON.entry)),
-        "problems": .array(r.problems.map(StatusJSON.problem)),
+        "entries": .array(
+          r.entries.map { e in
+            var j = StatusJSON.entry(e)
+            if case .object(var o) = j {
+              let st = s.persistence?.live[e.entry.name]
+              o["persistence"] = .optional(st?.drift.rawValue)
+              o["persistedIn"] = .optional(st?.file)
+              j = .object(o)
+            }
+            return j
+          }),
+        "persistence": .object([
+          "init": .string(s.initSystem.rawValue), "bootService": .string(s.bootService),
+          "firesAtBoot": .bool(s.firesAtBoot), "files": .array(s.ourFiles.map(JSON.string)),
+          "missingNow": .array((s.persistence?.missingNow ?? []).map { .object(["entry": .string($0.entry), "file": .string($0.file)]) }),
+          "notes": .array((s.persistence?.notes ?? []).map(JSON.string)),
+        ]),
+        "problems": .array(s.problems.map(StatusJSON.problem)),
         "winners": .object(r.winners.mapValues(JSON.string)),
       ]).render() + "\n"
     case .text:
@@ -68,7 +137,7 @@ extension Output {
         out += "not mounted at \(s.path) (kernel support: \(s.kernelSupport))\n"
       }
       if !r.entries.isEmpty {
-        var rows = [["NAME", "STATE", "ARCH", "FLAGS", "INTERPRETER"]]
+        var rows = [["NAME", "STATE", "ARCH", "FLAGS", "BOOT", "INTERPRETER"]]
         for e in r.entries {
           var interp = e.entry.interpreter
           if !e.interpreter.exists {
@@ -79,14 +148,19 @@ extension Output {
           rows.append([
             e.entry.name, e.entry.enabled ? "enabled" : "disabled",
             e.architectures.isEmpty ? (e.entry.match.typeLetter == "E" ? "extension" : "-") : e.architectures.joined(separator: ","),
-            e.entry.flags.description.isEmpty ? "-" : e.entry.flags.description, interp,
+            e.entry.flags.description.isEmpty ? "-" : e.entry.flags.description,
+            s.persistence?.live[e.entry.name].map { BootColumn.text($0.drift) } ?? "-", interp,
           ])
         }
         out += table(rows)
       } else if r.mounted {
         out += "no entries\n"
       }
-      let problems = r.problems
+      for m in s.persistence?.missingNow ?? [] { out += "\(m.entry): persisted in \(m.file), not live now\n" }
+      out += "boot: \(s.initSystem.rawValue), binfmtctl service \(s.bootService)"
+      out += s.ourFiles.isEmpty ? ", nothing persisted by binfmtctl\n" : ", \(s.ourFiles.count) persisted file\(s.ourFiles.count == 1 ? "" : "s")\(s.firesAtBoot ? "" : " (NOT applied at next boot)")\n"
+      for n in s.persistence?.notes ?? [] { out += "  note: \(n)\n" }
+      let problems = s.problems
       if !problems.isEmpty {
         out += "\n\(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"
         for p in problems {
@@ -129,5 +203,16 @@ enum StatusJSON {
 
   static func problem(_ p: Problem) -> JSON {
     .object(["code": .string(p.code.rawValue), "entry": .optional(p.entry), "message": .string(p.message), "fix": .optional(p.fix)])
+  }
+}
+
+enum BootColumn {
+  static func text(_ d: Drift) -> String {
+    switch d {
+    case .both: return "persisted"
+    case .liveOnly: return "lost-at-reboot"
+    case .persistedOnly: return "missing-now"
+    case .differs: return "differs"
+    }
   }
 }

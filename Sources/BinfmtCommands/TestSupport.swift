@@ -27,3 +27,18 @@ struct RegisterRaw: ParsableCommand {
     Output.stdout(out)
   }
 }
+
+/// Hidden: prints the boot unit `persist` would install (`make units` regenerates units/).
+struct PrintUnit: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "_unit", shouldDisplay: false)
+  @Argument var kind: String
+  @Option var exec: String = Units.defaultExec
+
+  func run() throws {
+    switch kind {
+    case "systemd": Output.stdout(Units.systemdService(exec: exec))
+    case "openrc": Output.stdout(Units.openrcScript(exec: exec))
+    default: throw ValidationError("systemd or openrc")
+    }
+  }
+}

@@ -24,6 +24,10 @@ public struct Problem: Sendable, Hashable {
     case native
     case shadowed
     case unreadable
+    case lostAtReboot = "lost-at-reboot"
+    case missingNow = "missing-now"
+    case differsFromPersisted = "differs-from-persisted"
+    case bootServiceOff = "boot-service-off"
   }
   public var code: Code
   public var entry: String?

@@ -42,6 +42,8 @@ public enum AtomicFile {
       unlink(tmp.string)
       throw errnoError(error, path: tmp.string, action: "cannot write")
     }
+    // Test hook: die where a crash would hurt most, to prove the old file survives.
+    if getenv("BINFMTCTL_TEST_CRASH_BEFORE_RENAME") != nil { _exit(99) }
     guard rename(tmp.string, path.string) == 0 else {
       let e = Errno(rawValue: errno)
       unlink(tmp.string)
@@ -50,7 +52,7 @@ public enum AtomicFile {
     syncDirectory(dir)
   }
 
-  static func syncDirectory(_ dir: FilePath) {
+  public static func syncDirectory(_ dir: FilePath) {
     let fd = open(dir.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if fd >= 0 {
       fsync(fd)
