@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
-TEST_DEBS := $(BUILD_DEBS) qemu-user-static binutils util-linux hyperfine file ca-certificates debian-archive-keyring
+TEST_DEBS := $(BUILD_DEBS) systemd qemu-user-static binutils util-linux hyperfine file ca-certificates debian-archive-keyring
 BIN := .build/release/binfmtctl
 
 .PHONY: all deps test-deps build release run test fixtures binfmt.d bench clean
@@ -27,8 +27,12 @@ test-deps:
 build: deps
 	$(SWIFT) build
 
+# Static Swift runtime: the binary needs only libc, libelf and libsystemd, so it can be
+# copied into an image or VM without a Swift toolchain (the reboot and OpenRC tests do).
+RELEASE_FLAGS := -c release --static-swift-stdlib
+
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS)
 
 # The main job on this host: read-only and safe.
 run: release
@@ -44,7 +48,7 @@ binfmt.d: release
 
 test: test-deps fixtures
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
-	$(SWIFT) build -c release -Xswiftc -warnings-as-errors
+	$(SWIFT) build $(RELEASE_FLAGS) -Xswiftc -warnings-as-errors
 	BINFMTCTL=$(CURDIR)/.build/debug/binfmtctl BINFMTCTL_RELEASE=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build
 
 bench: release fixtures

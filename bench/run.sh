@@ -15,4 +15,5 @@ hyperfine -N --warmup 10 --min-runs 200 --export-markdown "$out/inspect.md" \
 hyperfine -N --warmup 10 --min-runs 200 --export-markdown "$out/generate.md" \
   "$bin generate --all --format register" \
   "$bin arch list"
+bench/register.sh
 cat "$out"/*.md

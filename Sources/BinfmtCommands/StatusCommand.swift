@@ -51,11 +51,20 @@ struct StatusSnapshot {
       firesAtBoot = false
     }
     if !ourFiles.isEmpty && bootService != "enabled" {
-      extraProblems.append(
-        Problem(
-          .bootServiceOff, entry: nil,
-          "the \(t.initSystem.rawValue) boot service of binfmtctl is \(bootService)\(t.initSystem == .systemd ? " (systemd-binfmt still applies the files, without the reconcile)" : ": persisted entries will not come back at boot")",
-          fix: "sudo binfmtctl persist"))
+      let message: String
+      let fix: String
+      switch t.initSystem {
+      case .none:
+        message = "no init system binfmtctl knows (systemd, OpenRC, WSL) was found: persisted entries will not come back at boot"
+        fix = "run `binfmtctl boot` at startup, or persist with --init systemd|openrc|wsl"
+      case .systemd:
+        message = "binfmtctl.service is \(bootService): systemd-binfmt still applies the files at boot, without the reconcile"
+        fix = "sudo binfmtctl persist"
+      default:
+        message = "the \(t.initSystem.rawValue) boot service of binfmtctl is \(bootService): persisted entries will not come back at boot"
+        fix = "sudo binfmtctl persist"
+      }
+      extraProblems.append(Problem(.bootServiceOff, entry: nil, message, fix: fix))
     }
   }
 

@@ -1,5 +1,4 @@
 import BinfmtKit
-import ELF
 import LinuxSystem
 import SystemPackage
 
@@ -21,7 +20,7 @@ struct SystemFacts {
     guard stat(p, &st) == 0 else { return InterpreterFacts(exists: false, executable: false, isStatic: nil) }
     let exec = st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0
     var isStatic: Bool?
-    if exec, let seg = try? LibELF.readSegments(path: p) { isStatic = seg.interpreter == nil }
+    if exec, let interp = elfHasInterpreter(p) { isStatic = !interp }
     return InterpreterFacts(exists: true, executable: exec, isStatic: isStatic)
   }
 

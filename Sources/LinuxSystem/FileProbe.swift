@@ -92,3 +92,26 @@ func errnoError(_ error: any Error, path: String, action: String) -> BinfmtError
   }
   return BinfmtError(kind, message, at: path)
 }
+
+/// Whether an ELF executable names a program interpreter (PT_INTERP), from its header and
+/// program headers only: a few hundred bytes, not the whole file (emulators are megabytes and
+/// `install --all` asks about thirty of them). nil when the file is not ELF or unreadable.
+public func elfHasInterpreter(_ path: String) -> Bool? {
+  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+  guard fd >= 0 else { return nil }
+  defer { close(fd) }
+  var head = [UInt8](repeating: 0, count: 64)
+  guard head.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 64, 0) }) == 64,
+    let h = try? ELFHeader.decode(head), h.phentsize == UInt16(h.expectedPhentsize), h.phnum < 512
+  else { return nil }
+  let size = Int(h.phentsize) * Int(h.phnum)
+  var ph = [UInt8](repeating: 0, count: size)
+  guard size == 0 || ph.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, size, off_t(h.phoff)) }) == size else { return nil }
+  for i in 0..<Int(h.phnum) {
+    let o = i * Int(h.phentsize)
+    let b = ph[o..<(o + 4)].map(UInt32.init)
+    let type = h.byteOrder == .little ? b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24 : b[3] | b[2] << 8 | b[1] << 16 | b[0] << 24
+    if type == 3 { return true }  // PT_INTERP
+  }
+  return false
+}
