@@ -5,7 +5,7 @@ BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
 TEST_DEBS := $(BUILD_DEBS) systemd qemu-user-static binutils util-linux hyperfine file ca-certificates debian-archive-keyring
 BIN := .build/release/binfmtctl
 
-.PHONY: all deps test-deps build release run test fixtures binfmt.d bench clean
+.PHONY: all deps test-deps build release run test test-reboot test-openrc fixtures binfmt.d units bench clean
 
 all: release
 
@@ -50,6 +50,21 @@ test: test-deps fixtures
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) build $(RELEASE_FLAGS) -Xswiftc -warnings-as-errors
 	BINFMTCTL=$(CURDIR)/.build/debug/binfmtctl BINFMTCTL_RELEASE=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build
+
+# The real reboot: a Debian 12 VM under qemu-system-x86_64 (TCG), three boots.
+test-reboot: release fixtures
+	$(call apt_install,mmdebstrap qemu-system-x86 qemu-utils e2fsprogs)
+	BINFMTCTL_STATIC=$(CURDIR)/$(BIN) systemtests/reboot/run.sh
+
+# OpenRC boot in systemd-nspawn with a private binfmt_misc (Linux 6.7+; 77 = skipped, said loudly).
+test-openrc: release fixtures
+	$(call apt_install,mmdebstrap systemd-container)
+	BINFMTCTL_STATIC=$(CURDIR)/$(BIN) systemtests/openrc/run.sh
+
+# Regenerates units/ from the texts `persist` installs.
+units: build
+	.build/debug/binfmtctl _unit systemd > units/binfmtctl.service
+	.build/debug/binfmtctl _unit openrc > units/openrc/binfmtctl
 
 bench: release fixtures
 	bench/run.sh

@@ -302,7 +302,7 @@ public struct PersistenceReport: Sendable {
       if defs.count > 1 {
         let order = defs.map(\.file.path).joined(separator: ", then ")
         let winner = defs.last!.file.path
-        notes.append("\(o.registration.name): systemd-binfmt applies \(order); \(winner == o.file.path ? "ours wins" : winner + " wins") at boot")
+        notes.append("\(o.registration.name): defined in \(order), applied in that order at boot; \(winner == o.file.path ? "ours wins" : winner + " wins")")
       }
     }
     for (f, by) in config.masked where f.name.hasPrefix("qemu-") || Persistence.entryName(fileName: f.name) != nil {

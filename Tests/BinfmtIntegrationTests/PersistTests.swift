@@ -57,7 +57,7 @@ import Testing
     let committedUnit = try String(contentsOf: Env.packageRoot.appendingPathComponent("units/binfmtctl.service"), encoding: .utf8)
     #expect(after["etc/systemd/system/binfmtctl.service"] == committedUnit)
     // Debian ships qemu-aarch64.conf with other flags: persist says which one wins at boot.
-    #expect(p.stderr.contains("systemd-binfmt applies /usr/lib/binfmt.d/qemu-aarch64.conf, then /etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf; ours wins at boot"), "\(p.stderr)")
+    #expect(p.stderr.contains("defined in /usr/lib/binfmt.d/qemu-aarch64.conf, then /etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf, applied in that order at boot; ours wins"), "\(p.stderr)")
 
     let again = try binfmtctl("persist", "--root", root.path, "arm64", "s390x", "--json")
     #expect(again.status == 0)
