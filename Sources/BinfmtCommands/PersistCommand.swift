@@ -229,7 +229,24 @@ struct Persist: ParsableCommand {
     return out
   }
 
+  /// Before the first write: every directory we will write in (or its nearest existing
+  /// ancestor, which we would create it in) must be writable, so a non-root run fails
+  /// cleanly instead of half-way.
+  static func checkWritable(_ actions: [FileAction], target t: PersistTarget) throws(BinfmtError) {
+    for a in actions {
+      if case .keep = a.kind { continue }
+      var dir = t.real(a.path).removingLastComponent()
+      while !fileExists(dir) && !dir.components.isEmpty { dir.removeLastComponent() }
+      if access(dir.string, W_OK) != 0 {
+        throw BinfmtError(
+          .system, "cannot write here", at: dir.string, cause: "\(Errno(rawValue: errno))",
+          fix: geteuid() != 0 ? "run it with sudo" : nil)
+      }
+    }
+  }
+
   static func perform(_ actions: [FileAction], target t: PersistTarget) throws(BinfmtError) {
+    try checkWritable(actions, target: t)
     for a in actions {
       let p = t.real(a.path)
       switch a.kind {

@@ -82,6 +82,7 @@ struct Unpersist: ParsableCommand {
       Output.stdout(Output.render(actions, target: t, registered: [], dryRun: true, as: json ? .json : .text))
       return
     }
+    try Persist.checkWritable(actions, target: t)
     if disableOverBus {
       let bus = try SystemBus()
       _ = try bus.disableUnitFiles([Units.systemdName])

@@ -106,6 +106,16 @@ import Testing
     #expect(try String(contentsOf: ours, encoding: .utf8) == "# the admin's own\n:qemu-aarch64:M::ab::/x:\n")
   }
 
+  /// Without permission to write, persist fails before its first write, naming the directory.
+  @Test func notRootWritesNothing() throws {
+    let root = try makeRoot()
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root.path)
+    let before = try tree(root)
+    let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Env.binary, "persist", "--root", root.path, "arm64"])
+    #expect(r.status == 4 && r.stderr.contains("cannot write here") && r.stderr.contains("sudo"), "\(r.stderr)")
+    #expect(try tree(root) == before)
+  }
+
   /// A crash between writing the temp file and renaming it leaves the old file intact.
   @Test func crashBeforeRenameKeepsOldFile() throws {
     let root = try makeRoot()
