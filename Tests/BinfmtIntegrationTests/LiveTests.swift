@@ -290,6 +290,34 @@ import Testing
     #expect(marks(unknown)["rc"] == "2" && unknown.stderr.contains("did you mean"))
   }
 
+  /// `emulators` finds Debian's static qemu and its version; P (preserve argv[0]) really works
+  /// with the emulator it picks: busybox started with argv[0] `uname` acts as uname.
+  @Test func emulatorsAndPreserveArgv0() throws {
+    let e = try binfmtctl("emulators", "--json")
+    #expect(e.status == 0)
+    let list = try #require(try json(e.stdout) as? [[String: Any]])
+    let arm = try #require(list.first { $0["target"] as? String == "aarch64" })
+    #expect(arm["path"] as? String == "/usr/bin/qemu-aarch64-static")
+    #expect(arm["static"] as? Bool == true)
+    #expect((arm["version"] as? String)?.hasPrefix("7.2") == true)
+    #expect((arm["preserveArgv0"] as? String)?.hasPrefix("yes") == true)
+    #expect(Set(list.compactMap { $0["target"] as? String }).count >= 30)
+    let wrapper = list.first { ($0["path"] as? String)?.hasSuffix("aarch64-binfmt-P") == true }
+    #expect(wrapper?["binfmtPWrapper"] as? Bool == true)
+    let missing = try binfmtctl("emulators", "--emulator", "/nonexistent", "--arch", "arm64")
+    #expect(missing.status == 3)
+
+    _ = try Env.fixture("busybox-arm64")
+    let r = try sandboxed(
+      """
+      "$B" install arm64 >/dev/null; echo "@P=$(bash -c 'exec -a uname "$0" -m' "$F/busybox-arm64" 2>&1 | head -1)"
+      "$B" install arm64 --replace --flags F >/dev/null; echo "@noP=$(bash -c 'exec -a uname "$0" -m' "$F/busybox-arm64" 2>&1 | head -1)"
+      """)
+    #expect(marks(r)["P"] == "aarch64")
+    // Without P, qemu gets the file's path as argv[0] and busybox does not act as uname.
+    #expect(marks(r)["noP"] != "aarch64", "\(r.stdout)")
+  }
+
   @Test func statusReportsProblems() throws {
     let r = try sandboxed(
       """
