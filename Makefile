@@ -38,6 +38,8 @@ release: deps
 run: release
 	$(BIN) arch list
 	$(BIN) inspect /bin/sh /usr/bin/env $$(ls /usr/bin/qemu-*-static 2>/dev/null | head -1)
+	-$(BIN) emulators
+	-$(BIN) status
 
 fixtures: test-deps
 	scripts/fetch-fixtures.sh

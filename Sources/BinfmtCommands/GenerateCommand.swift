@@ -42,17 +42,7 @@ struct Generate: ParsableCommand {
   func run() throws {
     let catalog = Catalog.standard
     let host = hostMachine ?? unameMachine()
-    let flagSet: BinfmtFlags
-    do throws(BinfmtError) {
-      flagSet = try flags.map { f throws(BinfmtError) in try BinfmtFlags(parsing: Substring(f)) } ?? Architecture.defaultFlags
-    } catch {
-      throw error.located("--flags")
-    }
-    if flagSet.contains(.credentials) && !credentials {
-      throw BinfmtError(
-        .invalidInput, "the C flag runs the interpreter with the privileges of setuid binaries",
-        at: "--flags", fix: "add --credentials if that is what you want")
-    }
+    let flagSet = try BinfmtFlags.option(flags, credentials: credentials)
     var archs = all ? catalog.architectures : try catalog.resolve(names: architectures)
     if all && !includeNative {
       let skipped = archs.filter { catalog.isNative($0, unameMachine: host) }

@@ -14,37 +14,51 @@ struct Install: ParsableCommand {
       4 the system refused (not root, read-only /proc/sys), 5 conflicts with live entries.
       """)
 
-  @Argument(help: "Architectures (any name `binfmtctl arch list` shows).") var architectures: [String] = []
-  @Flag(help: "Every architecture that has an emulator installed.") var all = false
-  @Flag(help: "Also the host's own family (e.g. i386 on x86_64).") var includeNative = false
+  @OptionGroup var entries: EntryDefinitionOptions
   @Flag(help: "Replace live entries that differ or match the same architecture.") var replace = false
   @Flag(help: "Print what would be written; change nothing.") var dryRun = false
-  @Option(help: "binfmt_misc flags, from POCF (default: PF). C needs --credentials.") var flags: String?
-  @Flag(help: "Allow the C flag (the interpreter runs with a setuid binary's privileges).") var credentials = false
-  @Option(help: "Emulator to use (one architecture only).") var emulator: String?
-  @Option(help: "Look for qemu-<arch>[-static] here first.") var qemuDir: [String] = []
   @Flag(help: "Print JSON on stdout.") var json = false
-  @Option(help: .hidden) var hostMachine: String?
 
   func validate() throws {
-    if all && !architectures.isEmpty { throw ValidationError("give architectures or --all, not both") }
-    if !all && architectures.isEmpty { throw ValidationError("name at least one architecture, or --all") }
-    if emulator != nil && (all || architectures.count != 1) {
-      throw ValidationError("--emulator names one file, so it needs exactly one architecture")
-    }
+    if !entries.all && entries.architectures.isEmpty { throw ValidationError("name at least one architecture, or --all") }
   }
 
   func run() throws {
     let paths = SystemPaths()
-    let facts = SystemFacts(paths: paths)
-    let host = hostMachine ?? unameMachine()
-    let wanted = try Install.build(
-      names: all ? nil : architectures, includeNative: includeNative, flags: flags, credentials: credentials,
-      emulator: emulator, qemuDirs: qemuDir, facts: facts, host: host)
-    for s in wanted.skipped { Output.note("skipped \(s.arch): \(s.reason)", json: json) }
+    let wanted = try entries.build(facts: SystemFacts(paths: paths))
     let outcome = try Install.apply(wanted.entries, replace: replace, dryRun: dryRun, paths: paths)
     Output.stdout(Output.render(outcome, dryRun: dryRun, as: json ? .json : .text))
     if outcome.contains(where: { $0.error != nil }) { throw ExitWith(status: .partial) }
+  }
+
+  /// Installs and persists build entries from the same options.
+  struct EntryDefinitionOptions: ParsableArguments {
+    @Argument(help: "Architectures (any name `binfmtctl arch list` shows).") var architectures: [String] = []
+    @Flag(help: "Every architecture that has an emulator installed.") var all = false
+    @Flag(help: "Also the host's own family (e.g. i386 on x86_64).") var includeNative = false
+    @Option(help: "binfmt_misc flags, from POCF (default: PF). C needs --credentials.") var flags: String?
+    @Flag(help: "Allow the C flag (the interpreter runs with a setuid binary's privileges).") var credentials = false
+    @Option(help: "Emulator to use (one architecture only).") var emulator: String?
+    @Option(help: "Look for qemu-<arch>[-static] here first.") var qemuDir: [String] = []
+    @Option(help: .hidden) var hostMachine: String?
+
+    func validate() throws {
+      if all && !architectures.isEmpty { throw ValidationError("give architectures or --all, not both") }
+      if emulator != nil && (all || architectures.count != 1) {
+        throw ValidationError("--emulator names one file, so it needs exactly one architecture")
+      }
+    }
+
+    var host: String { hostMachine ?? unameMachine() }
+
+    /// `Install.build` for these options; skipped architectures are noted on stderr.
+    func build(facts: SystemFacts) throws(BinfmtError) -> Wanted {
+      let w = try Install.build(
+        names: all ? nil : architectures, includeNative: includeNative, flags: flags, credentials: credentials,
+        emulator: emulator, qemuDirs: qemuDir, facts: facts, host: host)
+      for s in w.skipped { Output.note("skipped \(s.arch): \(s.reason)") }
+      return w
+    }
   }
 
   struct Wanted {
@@ -59,17 +73,7 @@ struct Install: ParsableCommand {
     qemuDirs: [String], facts: SystemFacts, host: String
   ) throws(BinfmtError) -> Wanted {
     let catalog = facts.catalog
-    let flagSet: BinfmtFlags
-    do throws(BinfmtError) {
-      flagSet = try flags.map { f throws(BinfmtError) in try BinfmtFlags(parsing: Substring(f)) } ?? Architecture.defaultFlags
-    } catch {
-      throw error.located("--flags")
-    }
-    if flagSet.contains(.credentials) && !credentials {
-      throw BinfmtError(
-        .invalidInput, "the C flag runs the interpreter with the privileges of setuid binaries", at: "--flags",
-        fix: "add --credentials if that is what you want")
-    }
+    let flagSet = try BinfmtFlags.option(flags, credentials: credentials)
     var skipped: [(String, String)] = []
     var archs: [Architecture]
     if let names {
@@ -152,10 +156,9 @@ struct Install: ParsableCommand {
     _ wanted: [(arch: Architecture, registration: Registration)], replace: Bool, dryRun: Bool, paths: SystemPaths
   ) throws(BinfmtError) -> [Outcome] {
     let bm = BinfmtMisc(paths: paths)
-    let catalog = Catalog.standard
     if dryRun {
       let live = BinfmtMiscTable.read(paths).entries
-      let plan = InstallPlan.make(wanted: wanted, live: live, replace: replace, catalog: catalog)
+      let plan = InstallPlan.make(wanted: wanted, live: live, replace: replace)
       try throwConflicts(plan)
       return zip(wanted, plan.steps).map { w, s in Outcome(arch: w.arch.name, registration: s.registration, action: describe(s), error: nil) }
     }
@@ -166,7 +169,7 @@ struct Install: ParsableCommand {
     try bm.checkWritable()
     let table = BinfmtMiscTable.read(paths)
     if !table.enabled { Output.warning("binfmt_misc is disabled as a whole; entries are registered but unused (echo 1 > \(paths.binfmtMisc)/status)") }
-    let plan = InstallPlan.make(wanted: wanted, live: table.entries, replace: replace, catalog: catalog)
+    let plan = InstallPlan.make(wanted: wanted, live: table.entries, replace: replace)
     try throwConflicts(plan)
     var removed = Set<String>()
     var outcomes: [Outcome] = []
@@ -220,7 +223,7 @@ struct Install: ParsableCommand {
 
 extension Output {
   /// A human note: stderr, so JSON on stdout stays clean.
-  static func note(_ s: String, json: Bool) { stderr("binfmtctl: \(s)\n") }
+  static func note(_ s: String) { stderr("binfmtctl: \(s)\n") }
 
   static func render(_ outcomes: [Install.Outcome], dryRun: Bool, as format: OutputFormat) -> String {
     switch format {

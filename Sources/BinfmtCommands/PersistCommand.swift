@@ -37,12 +37,11 @@ struct PersistTarget {
       }
     }
     let initSystem = initOverride ?? InitSystem.detect(paths, offline: offline)
-    var execPath = exec ?? (offline ? Units.defaultExec : selfExecutable() ?? Units.defaultExec)
+    let execPath = exec ?? (offline ? Units.defaultExec : selfExecutable() ?? Units.defaultExec)
     if !execPath.hasPrefix("/") { throw BinfmtError(.invalidInput, "must be an absolute path", at: "--exec-path") }
     if execPath.contains(where: { $0 == " " || $0 == "\n" || $0 == "\"" || $0 == "\\" || $0 == "%" }) {
       throw BinfmtError(.invalidInput, "the binary's path must not contain spaces, quotes, backslashes or %", at: execPath)
     }
-    execPath = String(execPath)
     return PersistTarget(paths: paths, offline: offline, initSystem: initSystem, exec: execPath)
   }
 
@@ -70,46 +69,30 @@ struct Persist: ParsableCommand {
       3 no emulator, 4 the system refused, 5 a conflicting file or entry (nothing changed).
       """)
 
-  @Argument(help: "Architectures (any name `binfmtctl arch list` shows). None: what is live.") var architectures: [String] = []
-  @Flag(help: "Every architecture that has an emulator installed.") var all = false
+  @OptionGroup var entries: Install.EntryDefinitionOptions
   @Option(help: "Root of an offline system image to write into (registers nothing).") var root: String?
   @Option(help: "Init system: systemd, openrc, wsl or none (default: detected).") var `init`: InitSystem?
   @Option(help: "Path of binfmtctl that the boot service runs (default: this binary; with --root: /usr/local/bin/binfmtctl).") var execPath: String?
-  @Flag(help: "Also the host's own family (e.g. i386 on x86_64).") var includeNative = false
   @Flag(help: "Replace differing persisted files and live entries.") var replace = false
   @Flag(help: "Write the files but do not register now.") var noRegister = false
   @Flag(help: "Print what would change; change nothing.") var dryRun = false
-  @Option(help: "binfmt_misc flags, from POCF (default: PF). C needs --credentials.") var flags: String?
-  @Flag(help: "Allow the C flag.") var credentials = false
-  @Option(help: "Emulator to use (one architecture only).") var emulator: String?
-  @Option(help: "Look for qemu-<arch>[-static] here first.") var qemuDir: [String] = []
   @Flag(help: "Print JSON on stdout.") var json = false
-  @Option(help: .hidden) var hostMachine: String?
 
   func validate() throws {
-    if all && !architectures.isEmpty { throw ValidationError("give architectures or --all, not both") }
-    if emulator != nil && (all || architectures.count != 1) {
-      throw ValidationError("--emulator names one file, so it needs exactly one architecture")
-    }
-    if root != nil && !all && architectures.isEmpty {
+    if root != nil && !entries.all && entries.architectures.isEmpty {
       throw ValidationError("with --root, name architectures or --all (the live table is not the image's)")
     }
   }
 
   func run() throws {
     let target = try PersistTarget.make(root: root, initOverride: `init`, exec: execPath)
-    let host = hostMachine ?? unameMachine()
     let facts = SystemFacts(paths: target.paths)
     // 1. What to persist.
     var wanted: [(arch: Architecture, registration: Registration)]
-    if all || !architectures.isEmpty {
-      let w = try Install.build(
-        names: all ? nil : architectures, includeNative: includeNative, flags: flags, credentials: credentials,
-        emulator: emulator, qemuDirs: qemuDir, facts: facts, host: host)
-      for s in w.skipped { Output.note("skipped \(s.arch): \(s.reason)", json: json) }
-      wanted = w.entries
+    if entries.all || !entries.architectures.isEmpty {
+      wanted = try entries.build(facts: facts).entries
     } else {
-      let live = StatusSnapshot.read(paths: SystemPaths(), hostMachine: host).report.entries.filter(\.managed)
+      let live = StatusSnapshot.read(paths: SystemPaths(), hostMachine: entries.host).report.entries.filter(\.managed)
       if live.isEmpty {
         throw BinfmtError(
           .notFound, "no qemu entry is live, so there is nothing to persist", at: "persist",
@@ -148,7 +131,7 @@ struct Persist: ParsableCommand {
     let registerNow = !target.offline && !noRegister
     if registerNow && !dryRun {
       let live = BinfmtMiscTable.read(SystemPaths())
-      let plan = InstallPlan.make(wanted: wanted, live: live.entries, replace: replace, catalog: facts.catalog)
+      let plan = InstallPlan.make(wanted: wanted, live: live.entries, replace: replace)
       try Install.throwConflicts(plan)
       try BinfmtMisc.requireRoot()
     }
@@ -157,6 +140,7 @@ struct Persist: ParsableCommand {
       return
     }
     // 4. Write files, then enable the service.
+    try Persist.checkWritable(actions, target: target)
     try Persist.perform(actions, target: target)
     var notes: [String] = []
     if target.initSystem == .systemd {
@@ -245,8 +229,8 @@ struct Persist: ParsableCommand {
     }
   }
 
+  /// Makes the planned changes; callers run `checkWritable` first.
   static func perform(_ actions: [FileAction], target t: PersistTarget) throws(BinfmtError) {
-    try checkWritable(actions, target: t)
     for a in actions {
       let p = t.real(a.path)
       switch a.kind {
@@ -258,7 +242,9 @@ struct Persist: ParsableCommand {
       case .symlink(let to):
         try ConfigFiles.symlink(to, at: p)
       case .remove:
-        try ConfigFiles.removeFile(p) { _ in true }
+        // Only files that carry our marker, whatever the plan said.
+        let binfmtD = a.path.hasPrefix(Persistence.etcDirectory + "/")
+        try ConfigFiles.removeFile(p, ifOurs: { text in binfmtD ? Persistence.isOurs(text) : Units.isOurs(text) })
       case .removeSymlink(let to):
         try ConfigFiles.removeSymlink(p, ifPointingTo: to)
       }

@@ -99,7 +99,7 @@ enum EmulatorDiscovery {
     var found: [Emulator] = []
     var seenPaths = Set<String>()
     for dir in directories(extra: extraDirectories) {
-      for name in listDirectory(facts.real(dir)).sorted() {
+      for name in (directoryEntries(facts.real(dir)) ?? []).sorted() {
         var target: String?
         var wrapper = false
         if name.hasPrefix("qemu-") {
@@ -145,19 +145,6 @@ enum EmulatorDiscovery {
     let words = first.split(separator: " ", maxSplits: 2)
     guard words.count == 3, words[1] == "version" else { return nil }
     return String(words[2])
-  }
-
-  static func listDirectory(_ path: String) -> [String] {
-    guard let d = opendir(path) else { return [] }
-    defer { closedir(d) }
-    var out: [String] = []
-    while let ent = readdir(d) {
-      let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-      }
-      if name != "." && name != ".." { out.append(name) }
-    }
-    return out
   }
 }
 

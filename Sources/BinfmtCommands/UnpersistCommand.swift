@@ -87,21 +87,7 @@ struct Unpersist: ParsableCommand {
       let bus = try SystemBus()
       _ = try bus.disableUnitFiles([Units.systemdName])
     }
-    // Removal of our files: Persist.perform removes only through the checks below.
-    for a in actions {
-      let p = t.real(a.path)
-      switch a.kind {
-      case .remove:
-        let binfmtD = a.path.hasPrefix(Persistence.etcDirectory)
-        try ConfigFiles.removeFile(p, ifOurs: { text in binfmtD ? Persistence.isOurs(text) : Units.isOurs(text) })
-      case .removeSymlink(let to):
-        try ConfigFiles.removeSymlink(p, ifPointingTo: to)
-      case .write(let text, let mode):
-        try AtomicFile.write(text, to: p, mode: mode)
-      case .keep, .symlink:
-        break
-      }
-    }
+    try Persist.perform(actions, target: t)
     if disableOverBus { try SystemBus().reload() }
     if actions.isEmpty { Output.stderr("binfmtctl: nothing persisted by binfmtctl to remove\n") }
     Output.stdout(Output.render(actions, target: t, registered: [], dryRun: false, as: json ? .json : .text))

@@ -65,8 +65,7 @@ public struct InstallPlan: Sendable, Equatable {
 
   /// `wanted`: one registration per architecture, in order. `live`: the table in kernel order.
   public static func make(
-    wanted: [(arch: Architecture, registration: Registration)], live: [KernelEntryStatus], replace: Bool,
-    catalog: Catalog
+    wanted: [(arch: Architecture, registration: Registration)], live: [KernelEntryStatus], replace: Bool
   ) -> InstallPlan {
     var plan = InstallPlan(steps: [], conflicts: [])
     for (arch, reg) in wanted {

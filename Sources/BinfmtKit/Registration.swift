@@ -39,6 +39,25 @@ public struct BinfmtFlags: OptionSet, Hashable, Sendable, CustomStringConvertibl
 }
 
 /// One binfmt_misc entry definition: what a register string says.
+extension BinfmtFlags {
+  /// A `--flags` option: nil means the defaults; `C` only with `credentials` (it runs the
+  /// interpreter with the privileges of setuid binaries).
+  public static func option(_ text: String?, credentials: Bool) throws(BinfmtError) -> BinfmtFlags {
+    let flags: BinfmtFlags
+    do throws(BinfmtError) {
+      flags = try text.map { f throws(BinfmtError) in try BinfmtFlags(parsing: Substring(f)) } ?? Architecture.defaultFlags
+    } catch {
+      throw error.located("--flags")
+    }
+    if flags.contains(.credentials) && !credentials {
+      throw BinfmtError(
+        .invalidInput, "the C flag runs the interpreter with the privileges of setuid binaries", at: "--flags",
+        fix: "add --credentials if that is what you want")
+    }
+    return flags
+  }
+}
+
 public struct Registration: Hashable, Sendable {
   public enum Match: Hashable, Sendable {
     /// `M`: bytes at `offset`, compared under `mask` (nil: all bits count).

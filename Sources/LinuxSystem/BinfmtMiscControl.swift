@@ -108,16 +108,12 @@ public struct BinfmtMisc: Sendable {
   /// Registers one entry with a single write(2) of its register string.
   public func register(_ r: Registration) throws(BinfmtError) {
     let path = paths.binfmtMisc.appending("register").string
-    let bytes = Array(r.registerString().utf8)
-    let fd = open(path, O_WRONLY | O_CLOEXEC)
-    if fd < 0 { throw accessError(Errno(rawValue: errno), at: path) }
-    defer { close(fd) }
-    var n: Int
-    repeat {
-      n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    } while n < 0 && errno == EINTR
-    if n == bytes.count { return }
-    let e = n < 0 ? Errno(rawValue: errno) : Errno.ioError
+    let e: Errno
+    switch BinfmtMisc.writeOnce(path, Array(r.registerString().utf8)) {
+    case nil: return
+    case .open(let err)?: throw accessError(err, at: path)
+    case .write(let err)?: e = err
+    }
     let loc = r.name
     switch e {
     case .fileExists:
@@ -145,27 +141,37 @@ public struct BinfmtMisc: Sendable {
       throw BinfmtError(.invalidInput, "not an entry name", at: name)
     }
     let path = paths.binfmtMisc.appending(name).string
-    let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
-    if fd < 0 {
-      let e = Errno(rawValue: errno)
-      if e == .noSuchFileOrDirectory {
-        throw BinfmtError(.notFound, "no such binfmt_misc entry", at: name, fix: "binfmtctl status lists the entries")
-      }
+    switch BinfmtMisc.writeOnce(path, Array(action.rawValue.utf8), noFollow: true) {
+    case nil:
+      return
+    case .open(.noSuchFileOrDirectory)?:
+      throw BinfmtError(.notFound, "no such binfmt_misc entry", at: name, fix: "binfmtctl status lists the entries")
+    case .write(.noSuchFileOrDirectory)? where action == .remove:
+      // Removed between our read and our write (another binfmtctl without the lock, or a
+      // person): the result the caller wanted.
+      return
+    case .open(let e)?, .write(let e)?:
       throw accessError(e, at: path)
     }
+  }
+
+  public enum WriteFailure: Error, Equatable {
+    case open(Errno)
+    case write(Errno)
+  }
+
+  /// The one way binfmt_misc files are written: open, one write(2) of all the bytes (the
+  /// kernel parses each write on its own), close.
+  public static func writeOnce(_ path: String, _ bytes: [UInt8], noFollow: Bool = false) -> WriteFailure? {
+    let fd = open(path, O_WRONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0))
+    if fd < 0 { return .open(Errno(rawValue: errno)) }
     defer { close(fd) }
-    let bytes = Array(action.rawValue.utf8)
     var n: Int
     repeat {
       n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     } while n < 0 && errno == EINTR
-    if n < 0 {
-      let e = Errno(rawValue: errno)
-      // Removed between our read and our write (another binfmtctl without the lock, or a
-      // person): the result the caller wanted for `remove`.
-      if e == .noSuchFileOrDirectory && action == .remove { return }
-      throw accessError(e, at: path)
-    }
+    if n < 0 { return .write(Errno(rawValue: errno)) }
+    return n == bytes.count ? nil : .write(.ioError)
   }
 }
 
@@ -173,9 +179,7 @@ public struct BinfmtMisc: Sendable {
 public func kernelRelease() -> String {
   var u = utsname()
   guard uname(&u) == 0 else { return "unknown" }
-  return withUnsafeBytes(of: &u.release) { raw in
-    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-  }
+  return utsString(&u.release)
 }
 
 /// An exclusive flock(2) on /run/binfmtctl.lock, held until the value goes away, so two

@@ -22,13 +22,8 @@ public struct BinfmtMiscTable: Sendable {
     guard let statusText = try? readSmallFile(dir.appending("status")) else { return table }
     table.mounted = true
     table.enabled = statusText.hasPrefix("enabled")
-    guard let d = opendir(dir.string) else { return table }
-    defer { closedir(d) }
-    while let ent = readdir(d) {
-      let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-      }
-      if name == "." || name == ".." || name == "register" || name == "status" { continue }
+    for name in directoryEntries(dir.string) ?? [] {
+      if name == "register" || name == "status" { continue }
       do {
         let text = try readSmallFile(dir.appending(name))
         table.entries.append(try KernelEntryStatus.parse(name: name, text: text))
@@ -65,6 +60,20 @@ public func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtE
     }
   }
   return String(decoding: out, as: UTF8.self)
+}
+
+/// Names in a directory, in readdir(3) order, without `.` and `..`; nil if it cannot be opened.
+public func directoryEntries(_ path: String) -> [String]? {
+  guard let d = opendir(path) else { return nil }
+  defer { closedir(d) }
+  var out: [String] = []
+  while let ent = readdir(d) {
+    let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
+      String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+    }
+    if name != "." && name != ".." { out.append(name) }
+  }
+  return out
 }
 
 /// access(2) for existence without following into the file.

@@ -13,12 +13,7 @@ public enum ConfigFiles {
     var out: [ConfFile] = []
     for dir in directories {
       let real = paths.path(dir).string
-      guard let d = opendir(real) else { continue }
-      defer { closedir(d) }
-      while let ent = readdir(d) {
-        let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-          String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
+      for name in directoryEntries(real) ?? [] {
         guard name.hasSuffix(".conf"), !name.hasPrefix(".") else { continue }
         out.append(ConfFile(directory: dir, name: name, kind: classify(real + "/" + name)))
       }

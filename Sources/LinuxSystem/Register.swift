@@ -9,12 +9,10 @@ public enum BinfmtMiscWriter {
   /// Writes one register string with a single write(2), as the kernel requires.
   /// Returns the errno the kernel answered, or nil on success.
   public static func registerRaw(_ bytes: [UInt8], paths: SystemPaths) -> Errno? {
-    let fd = open(paths.binfmtMisc.appending("register").string, O_WRONLY | O_CLOEXEC)
-    if fd < 0 { return Errno(rawValue: errno) }
-    defer { close(fd) }
-    let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    if n < 0 { return Errno(rawValue: errno) }
-    return n == bytes.count ? nil : .ioError
+    switch BinfmtMisc.writeOnce(paths.binfmtMisc.appending("register").string, bytes) {
+    case nil: return nil
+    case .open(let e)?, .write(let e)?: return e
+    }
   }
 
   /// True inside a user namespace other than the initial one (uid_map is not the identity

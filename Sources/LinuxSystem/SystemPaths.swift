@@ -25,7 +25,10 @@ public struct SystemPaths: Sendable, Hashable {
 public func unameMachine() -> String {
   var u = utsname()
   guard uname(&u) == 0 else { return "unknown" }
-  return withUnsafeBytes(of: &u.machine) { raw in
-    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-  }
+  return utsString(&u.machine)
+}
+
+/// A NUL-terminated `utsname` field as a String.
+func utsString<T>(_ field: inout T) -> String {
+  withUnsafeBytes(of: &field) { raw in String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self) }
 }

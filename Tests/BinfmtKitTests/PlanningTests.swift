@@ -23,9 +23,9 @@ struct PlanningTests {
   @Test func planUnchangedEnableRegister() {
     let reg = arm64.registration()
     let wanted = [(arch: arm64, registration: reg)]
-    #expect(InstallPlan.make(wanted: wanted, live: [], replace: false, catalog: c).steps == [.register(reg)])
-    #expect(InstallPlan.make(wanted: wanted, live: [live(reg)], replace: false, catalog: c).steps == [.unchanged(reg)])
-    #expect(InstallPlan.make(wanted: wanted, live: [live(reg, enabled: false)], replace: false, catalog: c).steps == [.enable(reg)])
+    #expect(InstallPlan.make(wanted: wanted, live: [], replace: false).steps == [.register(reg)])
+    #expect(InstallPlan.make(wanted: wanted, live: [live(reg)], replace: false).steps == [.unchanged(reg)])
+    #expect(InstallPlan.make(wanted: wanted, live: [live(reg, enabled: false)], replace: false).steps == [.enable(reg)])
     // C implies O in the kernel's view: the same definition.
     var withC = reg
     withC.flags = [.preserveArgv0, .fixBinary, .credentials]
@@ -40,22 +40,22 @@ struct PlanningTests {
     other.interpreter = "/usr/libexec/qemu-binfmt/aarch64-binfmt-P"
     other.flags = [.preserveArgv0, .openBinary, .fixBinary]
     let wanted = [(arch: arm64, registration: reg), (arch: s390x, registration: s390x.registration())]
-    let p = InstallPlan.make(wanted: wanted, live: [live(other)], replace: false, catalog: c)
+    let p = InstallPlan.make(wanted: wanted, live: [live(other)], replace: false)
     #expect(p.conflicts.count == 1)
     #expect(p.conflicts[0].reason == "has the same name")
     #expect(p.conflicts[0].differences == [
       "interpreter: /usr/libexec/qemu-binfmt/aarch64-binfmt-P → /usr/bin/qemu-aarch64-static", "flags: POF → PF",
     ])
-    let r = InstallPlan.make(wanted: wanted, live: [live(other)], replace: true, catalog: c)
+    let r = InstallPlan.make(wanted: wanted, live: [live(other)], replace: true)
     #expect(r.conflicts.isEmpty)
     #expect(r.steps == [.replace(removing: ["qemu-aarch64"], with: reg), .register(s390x.registration())])
 
     // A differently named entry for the same architecture blocks even when ours is live.
     var box = reg
     box.name = "box64-arm"
-    let q = InstallPlan.make(wanted: [(arm64, reg)], live: [live(box), live(reg)], replace: false, catalog: c)
+    let q = InstallPlan.make(wanted: [(arm64, reg)], live: [live(box), live(reg)], replace: false)
     #expect(q.conflicts.map(\.existing.name) == ["box64-arm"])
-    let q2 = InstallPlan.make(wanted: [(arm64, reg)], live: [live(box), live(reg)], replace: true, catalog: c)
+    let q2 = InstallPlan.make(wanted: [(arm64, reg)], live: [live(box), live(reg)], replace: true)
     #expect(q2.steps == [.removeOthers(["box64-arm"], keeping: reg)])
   }
 
