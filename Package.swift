@@ -2,6 +2,7 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+let system = Target.Dependency.product(name: "SystemPackage", package: "swift-system")
 
 let package = Package(
   name: "binfmtctl",
@@ -12,33 +13,39 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
   ],
   targets: [
+    // main only: parse, hand the command one context, exit.
     .executableTarget(name: "binfmtctl", dependencies: ["BinfmtCommands"], swiftSettings: strict),
+    // One file per subcommand: flags → one engine call → render.
     .target(
       name: "BinfmtCommands",
       dependencies: [
-        "BinfmtKit", "LinuxSystem", "ELF", "Systemd",
+        "BinfmtKit", "BinfmtEngine", "LinuxSystem",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
-    // Pure model: catalog, register strings, binfmt.d, ELF header decoding. No I/O.
-    .target(name: "BinfmtKit", swiftSettings: strict),
-    // procfs, files, atomic writes: the only place that touches the system.
+    // The operations every command shares (inspect, status, install, persist, boot, probe…),
+    // on one Sendable context. No libc: system calls go through LinuxSystem and the wrappers.
     .target(
-      name: "LinuxSystem",
-      dependencies: ["BinfmtKit", .product(name: "SystemPackage", package: "swift-system")],
+      name: "BinfmtEngine", dependencies: ["BinfmtKit", "LinuxSystem", "ELF", "Systemd", system],
       swiftSettings: strict),
+    // Pure model: catalog, register strings, binfmt.d, ELF decoding, planning, rules. No I/O.
+    .target(name: "BinfmtKit", dependencies: [system], swiftSettings: strict),
+    // procfs, files, atomic writes, processes: the only place that makes system calls.
+    .target(name: "LinuxSystem", dependencies: ["BinfmtKit", system], swiftSettings: strict),
     // The one module that imports libelf.
-    .target(name: "ELF", dependencies: ["BinfmtKit", "CLibelf", "LinuxSystem"], swiftSettings: strict),
+    .target(name: "ELF", dependencies: ["BinfmtKit", "CLibelf", system], swiftSettings: strict),
     .systemLibrary(name: "CLibelf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
     // The one module that imports libsystemd (sd-bus, journal, sd_notify).
-    .target(
-      name: "Systemd", dependencies: ["BinfmtKit", "CSystemd", .product(name: "SystemPackage", package: "swift-system")],
-      swiftSettings: strict),
+    .target(name: "Systemd", dependencies: ["BinfmtKit", "CSystemd", system], swiftSettings: strict),
     .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
     .testTarget(name: "BinfmtKitTests", dependencies: ["BinfmtKit"], swiftSettings: strict),
+    // LinuxSystem and the engine on temporary roots (no kernel, no sandbox needed).
+    .testTarget(
+      name: "BinfmtEngineTests", dependencies: ["BinfmtKit", "BinfmtEngine", "LinuxSystem", system],
+      swiftSettings: strict),
     .testTarget(
       name: "BinfmtIntegrationTests",
-      dependencies: ["BinfmtKit", "ELF", "LinuxSystem", "BinfmtCommands"],
+      dependencies: ["BinfmtKit", "BinfmtEngine", "ELF", "LinuxSystem"],
       swiftSettings: strict),
   ]
 )

@@ -1,9 +1,7 @@
 import ArgumentParser
+import BinfmtEngine
 import BinfmtKit
-
-#if canImport(Glibc)
-  import Glibc
-#endif
+import LinuxSystem
 
 /// Exit codes, documented in the README.
 public enum ExitStatus: Int32, Sendable {
@@ -41,32 +39,52 @@ struct Binfmtctl: ParsableCommand {
     ])
 }
 
-/// Thrown by commands that already printed their per-item results and only need a status.
-struct ExitWith: Error { var status: ExitStatus }
+/// A subcommand: flags in, one engine call on the context main made, a report out.
+protocol EngineCommand: ParsableCommand {
+  var globals: GlobalOptions { get }
+  /// Text unless the command has `--json` and it was given.
+  var format: OutputFormat { get }
+  func report(_ context: EngineContext) throws -> any CommandReport
+}
+
+extension EngineCommand {
+  var format: OutputFormat { .text }
+}
 
 public enum BinfmtctlMain {
-  /// The one top-level handler: every error becomes one line on stderr and an exit code.
+  /// The one top-level handler: builds the context once, runs the command, renders its
+  /// report, and turns every error into one line on stderr and an exit code.
   public static func run(_ arguments: [String]? = nil) -> Never {
+    let output = OutputSink.standard
     let status: ExitStatus
     do {
       var command = try Binfmtctl.parseAsRoot(arguments)
-      try command.run()
-      status = .ok
+      if let c = command as? any EngineCommand {
+        let context = EngineContext.live(hostMachine: c.globals.hostMachine, output: output)
+        let report = try c.report(context)
+        Output.emit(report, as: c.format, to: output)
+        if let e = report.trailingError {
+          output.error(e)
+          status = ExitStatus.of(e)
+        } else {
+          status = report.partialFailure ? .partial : .ok
+        }
+      } else {
+        try command.run()
+        status = .ok
+      }
     } catch let e as BinfmtError {
-      Output.error(e)
+      output.error(e)
       status = ExitStatus.of(e)
-    } catch let e as ExitWith {
-      status = e.status
     } catch {
-      let code = Binfmtctl.exitCode(for: error)
-      if code == .success {
-        Output.stdout(Binfmtctl.fullMessage(for: error) + "\n")
+      if Binfmtctl.exitCode(for: error) == .success {
+        output.stdout(Binfmtctl.fullMessage(for: error) + "\n")
         status = .ok
       } else {
-        Output.stderr(Binfmtctl.fullMessage(for: error) + "\n")
+        output.stderr(Binfmtctl.fullMessage(for: error) + "\n")
         status = .usage
       }
     }
-    exit(status.rawValue)
+    CurrentProcess.exit(status.rawValue)
   }
 }

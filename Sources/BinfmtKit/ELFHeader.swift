@@ -111,29 +111,30 @@ extension String {
   }
 }
 
-struct ByteReader {
-  let bytes: [UInt8]
-  let order: ByteOrder
-  func u16(_ o: Int) -> UInt16 {
-    let a = UInt16(bytes[o]), b = UInt16(bytes[o + 1])
-    return order == .little ? a | b << 8 : a << 8 | b
+/// Big- and little-endian integers out of a byte buffer: the one reader every ELF decoder
+/// uses (the header, program headers, notes, the dynamic section).
+public struct ByteReader: Sendable {
+  public let bytes: [UInt8]
+  public let order: ByteOrder
+  public init(bytes: [UInt8], order: ByteOrder) {
+    self.bytes = bytes
+    self.order = order
   }
-  func u32(_ o: Int) -> UInt32 {
-    var v: UInt32 = 0
-    for i in 0..<4 {
-      let b = UInt32(bytes[o + (order == .little ? 3 - i : i)])
-      v = v << 8 | b
-    }
-    return v
-  }
-  func u64(_ o: Int) -> UInt64 {
+
+  /// The `size`-byte unsigned integer at `offset`, or nil when it does not fit in the buffer.
+  public func uint(at offset: Int, size: Int) -> UInt64? {
+    guard offset >= 0, size >= 0, size <= 8, offset <= bytes.count - size else { return nil }
     var v: UInt64 = 0
-    for i in 0..<8 {
-      let b = UInt64(bytes[o + (order == .little ? 7 - i : i)])
-      v = v << 8 | b
+    for i in 0..<size {
+      v = v << 8 | UInt64(bytes[offset + (order == .little ? size - 1 - i : i)])
     }
     return v
   }
+
+  // Callers that checked the length first (the header decoder checks the header size).
+  func u16(_ o: Int) -> UInt16 { UInt16(truncatingIfNeeded: uint(at: o, size: 2) ?? 0) }
+  func u32(_ o: Int) -> UInt32 { UInt32(truncatingIfNeeded: uint(at: o, size: 4) ?? 0) }
+  func u64(_ o: Int) -> UInt64 { uint(at: o, size: 8) ?? 0 }
 }
 
 public enum ELFNames {

@@ -16,15 +16,17 @@ public enum Persistence {
   }
 
   public static func fileText(_ r: Registration, architecture: Architecture?) -> String {
-    var s = marker + "\n"
-    if let a = architecture { s += "# \(a.name): \(a.summary). See binfmt.d(5).\n" }
-    s += r.registerString() + "\n"
-    return s
+    // The marker is a whole comment line of its own: `isOurs` compares the first line.
+    let comments = [String(marker.dropFirst(2))] + (architecture.map { ["\($0.name): \($0.summary). See binfmt.d(5)."] } ?? [])
+    return BinfmtD.text(comments: comments, registration: r)
   }
 
-  /// Whether a file's text carries our marker (so `unpersist` may remove it).
+  /// Whether a file's text carries our marker (so `unpersist` may remove it): its first line
+  /// is the marker, compared as bytes.
   public static func isOurs(_ text: String) -> Bool {
-    text.split(separator: "\n", omittingEmptySubsequences: false).first.map { $0 == marker } ?? false
+    let u = text.utf8
+    let end = u.firstIndex(of: UInt8(ascii: "\n")) ?? u.endIndex
+    return u[u.startIndex..<end].elementsEqual(marker.utf8)
   }
 
   /// systemd's search path for binfmt.d, highest precedence first (binfmt.d(5)).
@@ -61,7 +63,8 @@ public struct BootConfiguration: Sendable {
   public var masked: [(file: ConfFile, by: ConfFile)]
   /// Registrations per effective file, in application order; parse errors per file.
   public var registrations: [(file: ConfFile, line: Int, registration: Registration)]
-  public var errors: [BinfmtError]
+  /// Files that cannot be used, with why.
+  public var errors: [(file: ConfFile, error: BinfmtError)]
 
   /// `files` from every search directory, `directories` in precedence order.
   public static func resolve(_ files: [ConfFile], directories: [String] = Persistence.searchDirectories) -> BootConfiguration {
@@ -81,17 +84,17 @@ public struct BootConfiguration: Sendable {
     }
     let effective = winner.values.filter { $0.kind != .mask }.sorted { $0.name < $1.name }
     var regs: [(ConfFile, Int, Registration)] = []
-    var errors: [BinfmtError] = []
+    var errors: [(ConfFile, BinfmtError)] = []
     for f in effective {
       switch f.kind {
       case .regular(let text):
         do throws(BinfmtError) {
           for line in try BinfmtDFile.parse(text, file: f.path).entries { regs.append((f, line.number, line.registration)) }
         } catch {
-          errors.append(error)
+          errors.append((f, error))
         }
       case .unreadable(let why):
-        errors.append(BinfmtError(.system, why, at: f.path))
+        errors.append((f, BinfmtError(.system, why, at: f.path)))
       case .mask:
         break
       }
@@ -113,6 +116,24 @@ public struct BootConfiguration: Sendable {
   /// last one is what systemd-binfmt leaves live.
   public func definitions(of entry: String) -> [(file: ConfFile, registration: Registration)] {
     registrations.filter { $0.registration.name == entry }.map { ($0.file, $0.registration) }
+  }
+}
+
+/// A note about the boot configuration, with the entry it concerns (so `persist` can show
+/// the notes about the entries it wrote).
+public struct PersistenceNote: Sendable, Hashable, CustomStringConvertible {
+  /// The entry the note is about: ours by file name, else the file name without `.conf`.
+  public var entry: String?
+  public var text: String
+  public init(entry: String?, _ text: String) {
+    self.entry = entry
+    self.text = text
+  }
+  public var description: String { text }
+
+  public static func entry(fileName: String) -> String? {
+    if let ours = Persistence.entryName(fileName: fileName) { return ours }
+    return fileName.hasSuffix(".conf") ? String(fileName.dropLast(5)) : nil
   }
 }
 
@@ -253,7 +274,7 @@ public struct PersistenceReport: Sendable {
   /// Persisted (by our files) but not live.
   public var missingNow: [(entry: String, file: String)]
   /// Which-file-wins and masking notes relevant to qemu entries.
-  public var notes: [String]
+  public var notes: [PersistenceNote]
   public var problems: [Problem]
 
   /// `systemdApplies`: every effective binfmt.d file counts (systemd-binfmt reads them all);
@@ -296,22 +317,26 @@ public struct PersistenceReport: Sendable {
       problems.append(
         Problem(.missingNow, entry: o.registration.name, "persisted in \(o.file.path) but not live now", fix: "sudo binfmtctl boot"))
     }
-    var notes: [String] = []
+    var notes: [PersistenceNote] = []
     for o in ours {
-      let defs = config.definitions(of: o.registration.name)
+      let name = o.registration.name
+      let defs = config.definitions(of: name)
       if defs.count > 1 {
         let order = defs.map(\.file.path).joined(separator: ", then ")
         let winner = defs.last!.file.path
-        notes.append("\(o.registration.name): defined in \(order), applied in that order at boot; \(winner == o.file.path ? "ours wins" : winner + " wins")")
+        notes.append(
+          PersistenceNote(
+            entry: name,
+            "\(name): defined in \(order), applied in that order at boot; \(winner == o.file.path ? "ours wins" : winner + " wins")"))
       }
     }
     for (f, by) in config.masked where f.name.hasPrefix("qemu-") || Persistence.entryName(fileName: f.name) != nil {
-      notes.append("\(f.path) is masked by \(by.path)")
+      notes.append(PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "\(f.path) is masked by \(by.path)"))
     }
     for (f, by) in config.overridden where f.name.hasPrefix("qemu-") || Persistence.entryName(fileName: f.name) != nil {
-      notes.append("\(f.path) is overridden by \(by.path)")
+      notes.append(PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "\(f.path) is overridden by \(by.path)"))
     }
-    for e in config.errors { notes.append("cannot use \(e)") }
+    for (f, e) in config.errors { notes.append(PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "cannot use \(e)")) }
     return PersistenceReport(live: states, missingNow: missing, notes: notes, problems: problems)
   }
 }

@@ -107,7 +107,7 @@ public struct Registration: Hashable, Sendable {
 
   public static func parse(bytes buf: [UInt8]) throws(BinfmtError) -> Registration {
     func bad(_ field: String, _ message: String, _ cause: String? = nil) -> BinfmtError {
-      BinfmtError(.invalidInput, message, at: field, cause: cause)
+      BinfmtError(.invalidInput, message, at: field, cause: cause.map(BinfmtError.Cause.text))
     }
     guard buf.count >= minRegisterLength else {
       throw bad(

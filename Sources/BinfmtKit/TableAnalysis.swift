@@ -119,7 +119,7 @@ public enum TableAnalysis {
         problems.append(Problem(.disabled, entry: name, "\(name) is disabled", fix: "sudo binfmtctl enable \(name)"))
       }
       if !f.exists {
-        let pkg = e.interpreter.contains("qemu") ? " (Debian/Ubuntu/Fedora/Arch: package qemu-user-static)" : ""
+        let pkg = e.interpreter.contains("qemu") ? " (\(Hint.installQemuUserStatic))" : ""
         let note = e.flags.contains(.fixBinary)
           ? "; the F flag keeps the opened file, so it still works until a reboot" : ""
         problems.append(
@@ -160,23 +160,37 @@ public enum TableAnalysis {
           entry: e, architectures: served, managed: isManaged(e, servedCount: served.count), interpreter: f,
           problems: problems))
     }
-    // Which entry wins per architecture: the first enabled one in kernel order.
+    // Which entry wins per architecture: the kernel's own choice for its sample header.
     var winners: [String: String] = [:]
-    for arch in catalog.architectures.map(\.name) {
-      let serving = reports.filter { $0.entry.enabled && $0.architectures.contains(arch) }
+    for arch in catalog.architectures {
+      let serving = Handlers.matching(header: arch.sampleHeader, in: entries)
       guard serving.count > 1 else { continue }
-      winners[arch] = serving[0].entry.name
+      let winner = serving[0].name
+      winners[arch.name] = winner
       for loser in serving.dropFirst() {
-        if let i = reports.firstIndex(where: { $0.entry.name == loser.entry.name }) {
+        if let i = reports.firstIndex(where: { $0.entry.name == loser.name }) {
           reports[i].problems.append(
             Problem(
-              .shadowed, entry: loser.entry.name,
-              "\(loser.entry.name) and \(serving[0].entry.name) both match \(arch) binaries; \(serving[0].entry.name) wins (registered later)",
-              fix: "sudo binfmtctl uninstall \(loser.entry.name)"))
+              .shadowed, entry: loser.name,
+              "\(loser.name) and \(winner) both match \(arch.name) binaries; \(winner) wins (registered later)",
+              fix: "sudo binfmtctl uninstall \(loser.name)"))
         }
       }
     }
     return TableReport(
       mounted: mounted, enabled: enabled, entries: reports, winners: winners, tableProblems: tableProblems)
+  }
+}
+
+/// Which binfmt_misc entries take a file: the kernel tries enabled entries newest first (the
+/// order of the directory listing) and the first match wins. The one place this rule lives.
+public enum Handlers {
+  /// Enabled entries that match `header` (and `path`, for extension entries), winner first.
+  /// Empty when binfmt_misc is disabled as a whole (`tableEnabled` false).
+  public static func matching(
+    header: [UInt8], path: String = "", in entries: [KernelEntryStatus], tableEnabled: Bool = true
+  ) -> [KernelEntryStatus] {
+    guard tableEnabled else { return [] }
+    return entries.filter { $0.enabled && $0.registration.matches(header: header, path: path) }
   }
 }

@@ -8,12 +8,6 @@ import SystemPackage
 
 /// What libelf reads past the file header: program headers, the loader, notes, dynamic flags.
 public struct ELFSegments: Sendable, Hashable {
-  public struct ProgramHeader: Sendable, Hashable {
-    public var type: UInt32
-    public var offset: UInt64
-    public var fileSize: UInt64
-    public var align: UInt64
-  }
   /// The header as libelf decoded it (gelf_getehdr), for cross-checking the Swift decoder.
   public var type: UInt16
   public var machine: UInt16
@@ -21,7 +15,7 @@ public struct ELFSegments: Sendable, Hashable {
   public var phoff: UInt64
   public var phnum: Int
   public var entry: UInt64
-  public var programHeaders: [ProgramHeader]
+  public var programHeaders: [ELFProgramHeader]
   /// PT_INTERP, without its NUL.
   public var interpreter: String?
   public var hasDynamic: Bool
@@ -68,7 +62,7 @@ public enum LibELF {
     guard gelf_getehdr(elf, &ehdr) != nil else { throw libelfError(path, "cannot read ELF header") }
     var phnum = 0
     guard elf_getphdrnum(elf, &phnum) == 0 else { throw libelfError(path, "cannot count program headers") }
-    let bigEndian = ehdr.e_ident.5 == UInt8(ELFDATA2MSB)
+    let order: ByteOrder = ehdr.e_ident.5 == UInt8(ELFDATA2MSB) ? .big : .little
     let is64 = ehdr.e_ident.4 == UInt8(ELFCLASS64)
 
     var out = ELFSegments(
@@ -84,7 +78,7 @@ public enum LibELF {
         .init(type: ph.p_type, offset: ph.p_offset, fileSize: ph.p_filesz, align: ph.p_align))
     }
 
-    func chunk(_ ph: ELFSegments.ProgramHeader, limit: UInt64) -> [UInt8]? {
+    func chunk(_ ph: ELFProgramHeader, limit: UInt64) -> [UInt8]? {
       guard ph.fileSize > 0, ph.fileSize <= limit else { return nil }
       guard let data = elf_getdata_rawchunk(elf, Int64(bitPattern: ph.offset), Int(ph.fileSize), ELF_T_BYTE),
         let buf = data.pointee.d_buf
@@ -94,21 +88,21 @@ public enum LibELF {
 
     for ph in out.programHeaders {
       switch ph.type {
-      case UInt32(PT_INTERP):
+      case ELFProgramHeader.interpreter:
         guard let bytes = chunk(ph, limit: 4096) else {
           throw BinfmtError(
             .invalidInput, "PT_INTERP segment (\(ph.fileSize) bytes at offset \(ph.offset)) cannot be read",
             at: path)
         }
-        out.interpreter = String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
-      case UInt32(PT_DYNAMIC):
+        out.interpreter = ELFProgramHeader.loaderPath(fromSegment: bytes)
+      case ELFProgramHeader.dynamic:
         out.hasDynamic = true
         if let bytes = chunk(ph, limit: 1 << 20) {
-          out.pieFlag = dynamicHasPIE(bytes, is64: is64, bigEndian: bigEndian)
+          out.pieFlag = dynamicHasPIE(ByteReader(bytes: bytes, order: order), is64: is64)
         }
-      case UInt32(PT_NOTE):
+      case ELFProgramHeader.note:
         if let bytes = chunk(ph, limit: 1 << 20) {
-          parseNotes(bytes, align: ph.align == 8 ? 8 : 4, bigEndian: bigEndian, into: &out)
+          parseNotes(ByteReader(bytes: bytes, order: order), align: ph.align == 8 ? 8 : 4, into: &out)
         }
       default:
         break
@@ -117,17 +111,10 @@ public enum LibELF {
     return out
   }
 
-  static func read(_ b: [UInt8], _ o: Int, _ n: Int, bigEndian: Bool) -> UInt64? {
-    guard o >= 0, o + n <= b.count else { return nil }
-    var v: UInt64 = 0
-    for i in 0..<n { v = v << 8 | UInt64(b[o + (bigEndian ? i : n - 1 - i)]) }
-    return v
-  }
-
-  static func dynamicHasPIE(_ b: [UInt8], is64: Bool, bigEndian: Bool) -> Bool {
+  static func dynamicHasPIE(_ r: ByteReader, is64: Bool) -> Bool {
     let w = is64 ? 8 : 4
     var o = 0
-    while let tag = read(b, o, w, bigEndian: bigEndian), let val = read(b, o + w, w, bigEndian: bigEndian) {
+    while let tag = r.uint(at: o, size: w), let val = r.uint(at: o + w, size: w) {
       if tag == 0 { break }  // DT_NULL
       if tag == 0x6fff_fffb { return val & 0x0800_0000 != 0 }  // DT_FLAGS_1 & DF_1_PIE
       o += 2 * w
@@ -135,11 +122,11 @@ public enum LibELF {
     return false
   }
 
-  static func parseNotes(_ b: [UInt8], align: Int, bigEndian: Bool, into out: inout ELFSegments) {
+  static func parseNotes(_ r: ByteReader, align: Int, into out: inout ELFSegments) {
     func up(_ x: Int) -> Int { (x + align - 1) & ~(align - 1) }
+    let b = r.bytes
     var o = 0
-    while let namesz = read(b, o, 4, bigEndian: bigEndian), let descsz = read(b, o + 4, 4, bigEndian: bigEndian),
-      let type = read(b, o + 8, 4, bigEndian: bigEndian)
+    while let namesz = r.uint(at: o, size: 4), let descsz = r.uint(at: o + 4, size: 4), let type = r.uint(at: o + 8, size: 4)
     {
       guard namesz < 1 << 16, descsz < 1 << 16 else { return }
       let nameStart = o + 12
@@ -152,8 +139,9 @@ public enum LibELF {
         if type == 3 {  // NT_GNU_BUILD_ID
           out.buildID = desc
         } else if type == 1, desc.count >= 16,  // NT_GNU_ABI_TAG
-          let os = read(desc, 0, 4, bigEndian: bigEndian), let a = read(desc, 4, 4, bigEndian: bigEndian),
-          let bb = read(desc, 8, 4, bigEndian: bigEndian), let c = read(desc, 12, 4, bigEndian: bigEndian)
+          case let d = ByteReader(bytes: desc, order: r.order),
+          let os = d.uint(at: 0, size: 4), let a = d.uint(at: 4, size: 4), let bb = d.uint(at: 8, size: 4),
+          let c = d.uint(at: 12, size: 4)
         {
           let osName = ["Linux", "GNU Hurd", "Solaris", "FreeBSD"][safe: Int(os)] ?? "OS \(os)"
           out.abiTag = "\(osName) \(a).\(bb).\(c)"

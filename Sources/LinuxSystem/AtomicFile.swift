@@ -8,7 +8,11 @@ import SystemPackage
 /// Writes files the way a crash cannot half-do: a temp file in the same directory, fsync,
 /// rename over the target, fsync the directory. Never follows a symlink at the target.
 public enum AtomicFile {
-  public static func write(_ contents: String, to path: FilePath, mode: mode_t = 0o644) throws(BinfmtError) {
+  /// `beforeRename` is a test seam: it runs when the new text is on disk in the temp file and
+  /// the old file is still in place, the moment a crash would hurt most.
+  public static func write(
+    _ contents: String, to path: FilePath, mode: mode_t = 0o644, beforeRename: (FilePath) -> Void = { _ in }
+  ) throws(BinfmtError) {
     let dir = path.removingLastComponent()
     let name = path.lastComponent?.string ?? ""
     var st = stat()
@@ -34,18 +38,16 @@ public enum AtomicFile {
     do {
       try fd.closeAfter {
         _ = try fd.writeAll(Array(contents.utf8))
-        guard fsync(fd.rawValue) == 0 else { throw Errno(rawValue: errno) }
+        if let e = nothingOrErrno({ fsync(fd.rawValue) }) { throw e }
         // The umask may have narrowed the mode; the caller asked for exactly this one.
-        guard fchmod(fd.rawValue, mode) == 0 else { throw Errno(rawValue: errno) }
+        if let e = nothingOrErrno({ fchmod(fd.rawValue, mode) }) { throw e }
       }
     } catch {
       unlink(tmp.string)
       throw errnoError(error, path: tmp.string, action: "cannot write")
     }
-    // Test hook: die where a crash would hurt most, to prove the old file survives.
-    if getenv("BINFMTCTL_TEST_CRASH_BEFORE_RENAME") != nil { _exit(99) }
-    guard rename(tmp.string, path.string) == 0 else {
-      let e = Errno(rawValue: errno)
+    beforeRename(tmp)
+    if let e = nothingOrErrno({ rename(tmp.string, path.string) }) {
       unlink(tmp.string)
       throw errnoError(e, path: path.string, action: "cannot rename into place")
     }
@@ -73,8 +75,8 @@ public enum AtomicFile {
         }
         throw BinfmtError(.conflict, "exists and is not a directory", at: current.string)
       }
-      if mkdir(current.string, mode) != 0 && errno != EEXIST {
-        throw errnoError(Errno(rawValue: errno), path: current.string, action: "cannot create directory")
+      if let e = nothingOrErrno({ mkdir(current.string, mode) }), e != .fileExists {
+        throw errnoError(e, path: current.string, action: "cannot create directory")
       }
     }
   }

@@ -20,14 +20,14 @@ public struct BinfmtMisc: Sendable {
 
   /// Whether the kernel knows the file system: listed in /proc/filesystems, or a module
   /// that mount(2) would load.
-  public func kernelSupport() -> (builtIn: Bool, module: Bool) {
+  public func kernelSupport() -> KernelSupport {
     let fs = (try? readSmallFile(paths.path("/proc/filesystems"))) ?? ""
     let listed = fs.split(separator: "\n").contains { $0.hasSuffix("\tbinfmt_misc") }
-    if listed { return (true, false) }
+    if listed { return .yes }
     let release = kernelRelease()
     let dir = paths.path("/lib/modules/\(release)/kernel/fs")
     let candidates = ["binfmt_misc.ko", "binfmt_misc.ko.xz", "binfmt_misc.ko.zst", "binfmt_misc.ko.gz"]
-    return (false, candidates.contains { fileExists(dir.appending($0)) })
+    return candidates.contains { fileExists(dir.appending($0)) } ? .module : .no
   }
 
   public var isMounted: Bool { fileExists(paths.binfmtMisc.appending("status")) }
@@ -39,38 +39,37 @@ public struct BinfmtMisc: Sendable {
     if isMounted { return false }
     let target = paths.binfmtMisc.string
     let flags = UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC)
-    if mount("binfmt_misc", target, "binfmt_misc", flags, nil) == 0 { return true }
-    let e = Errno(rawValue: errno)
+    guard let e = nothingOrErrno({ mount("binfmt_misc", target, "binfmt_misc", flags, nil) }) else { return true }
     let loc = target
     switch e {
     case Errno(rawValue: ENODEV):
       throw BinfmtError(
         .system, "this kernel has no binfmt_misc (CONFIG_BINFMT_MISC is off and no module)", at: loc,
-        cause: "mount: \(e)", fix: "use a kernel built with CONFIG_BINFMT_MISC=y or =m")
+        cause: .errno(e, call: "mount"), fix: "use a kernel built with CONFIG_BINFMT_MISC=y or =m")
     case .notPermitted, .permissionDenied:
-      if geteuid() != 0 {
+      if !CurrentProcess.isRoot {
         throw BinfmtError(
-          .system, "binfmt_misc is not mounted and mounting it needs root", at: loc, cause: "mount: \(e)",
+          .system, "binfmt_misc is not mounted and mounting it needs root", at: loc, cause: .errno(e, call: "mount"),
           fix: "run it with sudo")
       }
       throw BinfmtError(
         .system, "binfmt_misc is not mounted and this root may not mount it (inside a container?)", at: loc,
-        cause: "mount: \(e)",
+        cause: .errno(e, call: "mount"),
         fix: "run binfmtctl on the host, or give the container --privileged")
     case .noSuchFileOrDirectory:
       throw BinfmtError(
-        .system, "no such directory (is /proc mounted?)", at: loc, cause: "mount: \(e)",
+        .system, "no such directory (is /proc mounted?)", at: loc, cause: .errno(e, call: "mount"),
         fix: "sudo mount -t proc proc /proc")
     default:
-      throw BinfmtError(.system, "cannot mount binfmt_misc", at: loc, cause: "mount: \(e)")
+      throw BinfmtError(.system, "cannot mount binfmt_misc", at: loc, cause: .errno(e, call: "mount"))
     }
   }
 
   /// Only root (in its user namespace) can change binfmt_misc; say so before anything else.
   public static func requireRoot() throws(BinfmtError) {
-    if geteuid() != 0 {
+    if !CurrentProcess.isRoot {
       throw BinfmtError(
-        .system, "changing binfmt_misc needs root", at: "binfmtctl", cause: "running as uid \(geteuid())",
+        .system, "changing binfmt_misc needs root", at: "binfmtctl", cause: "running as uid \(CurrentProcess.effectiveUID)",
         fix: "run it with sudo")
     }
   }
@@ -78,28 +77,26 @@ public struct BinfmtMisc: Sendable {
   /// Fails early (before the first change) when the table cannot be written.
   public func checkWritable() throws(BinfmtError) {
     let path = paths.binfmtMisc.appending("register").string
-    let fd = open(path, O_WRONLY | O_CLOEXEC)
-    if fd >= 0 {
-      close(fd)
-      return
+    switch valueOrErrno({ open(path, O_WRONLY | O_CLOEXEC) }) {
+    case .success(let fd): close(fd)
+    case .failure(let e): throw accessError(e, at: path)
     }
-    throw accessError(Errno(rawValue: errno), at: path)
   }
 
   func accessError(_ e: Errno, at path: String) -> BinfmtError {
     switch e {
     case .readOnlyFileSystem:
       return BinfmtError(
-        .system, "/proc/sys is read-only here (inside a container?)", at: path, cause: "\(e)",
+        .system, "/proc/sys is read-only here (inside a container?)", at: path, cause: .errno(e),
         fix: "run binfmtctl on the host, or give the container --privileged")
     case .permissionDenied, .notPermitted:
-      if geteuid() != 0 {
+      if !CurrentProcess.isRoot {
         return BinfmtError(
-          .system, "changing binfmt_misc needs root", at: path, cause: "\(e)", fix: "run it with sudo")
+          .system, "changing binfmt_misc needs root", at: path, cause: .errno(e), fix: "run it with sudo")
       }
       return BinfmtError(
         .system, "the kernel refused root write access (a container without privileges?)", at: path,
-        cause: "\(e)", fix: "run binfmtctl on the host, or give the container --privileged")
+        cause: .errno(e), fix: "run binfmtctl on the host, or give the container --privileged")
     default:
       return errnoError(e, path: path, action: "cannot open for writing")
     }
@@ -118,18 +115,18 @@ public struct BinfmtMisc: Sendable {
     switch e {
     case .fileExists:
       throw BinfmtError(
-        .conflict, "an entry with this name already exists", at: loc, cause: "register: \(e)",
+        .conflict, "an entry with this name already exists", at: loc, cause: .errno(e, call: "register"),
         fix: "binfmtctl status shows it; sudo binfmtctl install --replace replaces it")
     case .invalidArgument:
       // Our parser accepts exactly what the kernel does (tests prove it), so this is a
       // kernel limit we do not model; name the string.
       throw BinfmtError(
         .invalidInput, "the kernel rejected the register string \(r.registerString())", at: loc,
-        cause: "register: \(e)")
+        cause: .errno(e, call: "register"))
     case .noSuchFileOrDirectory:
       throw BinfmtError(
-        .notFound, "interpreter \(r.interpreter) does not exist", at: loc, cause: "register: \(e)",
-        fix: "install it (Debian/Ubuntu/Fedora/Arch: package qemu-user-static)")
+        .notFound, "interpreter \(r.interpreter) does not exist", at: loc, cause: .errno(e, call: "register"),
+        fix: "install it (\(Hint.installQemuUserStatic))")
     default:
       throw accessError(e, at: path).located(loc)
     }
@@ -163,15 +160,16 @@ public struct BinfmtMisc: Sendable {
   /// The one way binfmt_misc files are written: open, one write(2) of all the bytes (the
   /// kernel parses each write on its own), close.
   public static func writeOnce(_ path: String, _ bytes: [UInt8], noFollow: Bool = false) -> WriteFailure? {
-    let fd = open(path, O_WRONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0))
-    if fd < 0 { return .open(Errno(rawValue: errno)) }
+    let fd: Int32
+    switch valueOrErrno({ open(path, O_WRONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0)) }) {
+    case .success(let f): fd = f
+    case .failure(let e): return .open(e)
+    }
     defer { close(fd) }
-    var n: Int
-    repeat {
-      n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    } while n < 0 && errno == EINTR
-    if n < 0 { return .write(Errno(rawValue: errno)) }
-    return n == bytes.count ? nil : .write(.ioError)
+    switch bytes.withUnsafeBytes({ raw in valueOrErrno { write(fd, raw.baseAddress, raw.count) } }) {
+    case .success(let n): return n == bytes.count ? nil : .write(.ioError)
+    case .failure(let e): return .write(e)
+    }
   }
 }
 
@@ -190,19 +188,17 @@ public struct TableLock: ~Copyable {
   public init(paths: SystemPaths) throws(BinfmtError) {
     let run = paths.path("/run")
     let path = run.appending("binfmtctl.lock").string
-    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-    if fd < 0 {
-      let e = Errno(rawValue: errno)
+    let fd: Int32
+    switch valueOrErrno({ open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }) {
+    case .success(let f): fd = f
+    case .failure(let e):
       throw BinfmtError(
-        .system, "cannot open the lock file", at: path, cause: "\(e)",
-        fix: geteuid() != 0 ? "run it with sudo" : nil)
+        .system, "cannot open the lock file", at: path, cause: .errno(e),
+        fix: CurrentProcess.isRoot ? nil : "run it with sudo")
     }
-    var r: Int32
-    repeat { r = flock(fd, LOCK_EX) } while r != 0 && errno == EINTR
-    if r != 0 {
-      let e = Errno(rawValue: errno)
+    if let e = nothingOrErrno({ flock(fd, LOCK_EX) }) {
       close(fd)
-      throw BinfmtError(.system, "cannot lock", at: path, cause: "\(e)")
+      throw BinfmtError(.system, "cannot lock", at: path, cause: .errno(e))
     }
     self.fd = fd
   }

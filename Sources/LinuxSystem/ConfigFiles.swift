@@ -37,6 +37,12 @@ public enum ConfigFiles {
     }
   }
 
+  /// stat(2) says a directory (following symlinks, as chroot would for the root itself).
+  public static func isDirectory(_ path: FilePath) -> Bool {
+    var st = stat()
+    return stat(path.string, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
+  }
+
   public static func readLink(_ path: String) -> String? {
     var buf = [CChar](repeating: 0, count: 4097)
     let n = readlink(path, &buf, 4096)
@@ -44,20 +50,12 @@ public enum ConfigFiles {
     return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
-  /// What is at a path, without following a final symlink.
-  public enum Node: Equatable, Sendable {
-    case absent
-    case symlink(to: String)
-    case file(String)
-    case other
-  }
-
-  public static func node(_ path: FilePath) -> Node {
+  public static func node(_ path: FilePath) -> FileNode {
     var st = stat()
     guard lstat(path.string, &st) == 0 else { return .absent }
     switch st.st_mode & S_IFMT {
     case S_IFLNK: return .symlink(to: readLink(path.string) ?? "")
-    case S_IFREG: return (try? readSmallFile(path)).map(Node.file) ?? .other
+    case S_IFREG: return (try? readSmallFile(path)).map(FileNode.file) ?? .other
     default: return .other
     }
   }
@@ -72,8 +70,8 @@ public enum ConfigFiles {
       throw BinfmtError(.conflict, "exists and is not a symlink to \(target); refusing to replace it", at: link.string)
     }
     try AtomicFile.makeDirectories(link.removingLastComponent())
-    if Glibc.symlink(target, link.string) != 0 {
-      throw errnoError(Errno(rawValue: errno), path: link.string, action: "cannot create symlink")
+    if let e = nothingOrErrno({ Glibc.symlink(target, link.string) }) {
+      throw errnoError(e, path: link.string, action: "cannot create symlink")
     }
     AtomicFile.syncDirectory(link.removingLastComponent())
   }
@@ -82,8 +80,8 @@ public enum ConfigFiles {
   @discardableResult
   public static func removeSymlink(_ link: FilePath, ifPointingTo target: String) throws(BinfmtError) -> Bool {
     guard case .symlink(let t) = node(link), t == target else { return false }
-    if unlink(link.string) != 0 {
-      throw errnoError(Errno(rawValue: errno), path: link.string, action: "cannot remove")
+    if let e = nothingOrErrno({ unlink(link.string) }) {
+      throw errnoError(e, path: link.string, action: "cannot remove")
     }
     AtomicFile.syncDirectory(link.removingLastComponent())
     return true
@@ -93,18 +91,15 @@ public enum ConfigFiles {
   @discardableResult
   public static func removeFile(_ path: FilePath, ifOurs isOurs: (String) -> Bool) throws(BinfmtError) -> Bool {
     guard case .file(let text) = node(path), isOurs(text) else { return false }
-    if unlink(path.string) != 0 {
-      throw errnoError(Errno(rawValue: errno), path: path.string, action: "cannot remove")
+    if let e = nothingOrErrno({ unlink(path.string) }) {
+      throw errnoError(e, path: path.string, action: "cannot remove")
     }
     AtomicFile.syncDirectory(path.removingLastComponent())
     return true
   }
 }
 
-/// The init system that will run things at the next boot.
-public enum InitSystem: String, Sendable, CaseIterable {
-  case systemd, openrc, wsl, none
-
+extension InitSystem {
   /// On the running system (`root` is "/"): systemd when it is PID 1 (/run/systemd/system,
   /// as sd_booted checks); WSL without systemd; OpenRC; else none. For an offline root
   /// (--root), what the image has installed.

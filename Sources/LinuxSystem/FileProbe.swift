@@ -44,8 +44,8 @@ extension FileHead {
     }
     defer { try? fd.close() }
     var st = stat()
-    guard fstat(fd.rawValue, &st) == 0 else {
-      throw errnoError(Errno(rawValue: errno), path: path, action: "cannot stat")
+    if let e = nothingOrErrno({ fstat(fd.rawValue, &st) }) {
+      throw errnoError(e, path: path, action: "cannot stat")
     }
     guard st.st_mode & S_IFMT == S_IFREG else {
       throw BinfmtError(.invalidInput, FileKindError.describe(mode: st.st_mode), at: path)
@@ -74,44 +74,23 @@ extension FileHead {
   }
 }
 
-func errnoError(_ error: any Error, path: String, action: String) -> BinfmtError {
-  let e = error as? Errno
-  let why = e.map { String(describing: $0) } ?? String(describing: error)
-  var kind: BinfmtError.Kind = .system
-  var message = "\(action): \(why)"
-  switch e {
-  case .noSuchFileOrDirectory?:
-    kind = .notFound
-    message = "no such file"
-  case .permissionDenied?:
-    message = "\(action): permission denied"
-  case .isDirectory?:
-    kind = .invalidInput
-    message = "is a directory"
-  default: break
-  }
-  return BinfmtError(kind, message, at: path)
-}
-
 /// Whether an ELF executable names a program interpreter (PT_INTERP), from its header and
 /// program headers only: a few hundred bytes, not the whole file (emulators are megabytes and
 /// `install --all` asks about thirty of them). nil when the file is not ELF or unreadable.
 public func elfHasInterpreter(_ path: String) -> Bool? {
-  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-  guard fd >= 0 else { return nil }
+  guard case .success(let fd) = valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }) else { return nil }
   defer { close(fd) }
-  var head = [UInt8](repeating: 0, count: 64)
-  guard head.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 64, 0) }) == 64,
-    let h = try? ELFHeader.decode(head), h.phentsize == UInt16(h.expectedPhentsize), h.phnum < 512
-  else { return nil }
-  let size = Int(h.phentsize) * Int(h.phnum)
-  var ph = [UInt8](repeating: 0, count: size)
-  guard size == 0 || ph.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, size, off_t(h.phoff)) }) == size else { return nil }
-  for i in 0..<Int(h.phnum) {
-    let o = i * Int(h.phentsize)
-    let b = ph[o..<(o + 4)].map(UInt32.init)
-    let type = h.byteOrder == .little ? b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24 : b[3] | b[2] << 8 | b[1] << 16 | b[0] << 24
-    if type == 3 { return true }  // PT_INTERP
+  func pread(_ count: Int, at offset: UInt64) -> [UInt8]? {
+    guard let off = off_t(exactly: offset) else { return nil }
+    var buf = [UInt8](repeating: 0, count: count)
+    guard count > 0 else { return buf }
+    let n = buf.withUnsafeMutableBytes { raw in valueOrErrno { Glibc.pread(fd, raw.baseAddress, count, off) } }
+    guard case .success(count) = n else { return nil }
+    return buf
   }
-  return false
+  guard let head = pread(64, at: 0), let h = try? ELFHeader.decode(head), h.phnum < 512,
+    let table = pread(Int(h.phentsize) * Int(h.phnum), at: h.phoff),
+    let headers = ELFProgramHeader.decodeTable(table, header: h)
+  else { return nil }
+  return headers.contains { $0.type == ELFProgramHeader.interpreter }
 }

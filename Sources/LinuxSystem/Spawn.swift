@@ -29,8 +29,8 @@ public enum Spawn {
   ) -> ChildResult {
     var outPipe: [Int32] = [-1, -1]
     var errPipe: [Int32] = [-1, -1]
-    guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
-      return ChildResult(outcome: .execFailed(Errno(rawValue: errno)), stdout: "", stderr: "")
+    if let e = nothingOrErrno({ pipe(&outPipe) }) ?? nothingOrErrno({ pipe(&errPipe) }) {
+      return ChildResult(outcome: .execFailed(e), stdout: "", stderr: "")
     }
     // pipe2 is not exported to Swift; the dup2 in the child clears FD_CLOEXEC on 1 and 2.
     for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -79,29 +79,29 @@ public enum Spawn {
         kill(pid, SIGKILL)
         break
       }
-      let n = poll(&fds, nfds_t(fds.count), Int32(min(left, 1000)))
-      if n < 0 && errno == EINTR { continue }
-      if n <= 0 { continue }
+      guard case .success(let n) = valueOrErrno({ poll(&fds, nfds_t(fds.count), Int32(min(left, 1000))) }), n > 0
+      else { continue }
       for i in fds.indices where fds[i].fd >= 0 && fds[i].revents != 0 {
-        let r = read(fds[i].fd, &buf, buf.count)
-        if r > 0 {
+        switch valueOrErrno({ read(fds[i].fd, &buf, buf.count) }) {
+        case .success(let r) where r > 0:
           if i == 0 { out += buf[0..<r] } else { err += buf[0..<r] }
           // Bound what a runaway child can make us hold.
           if out.count > 1 << 20 || err.count > 1 << 20 { fds[i].fd = -1 }
-        } else if r == 0 || (r < 0 && errno != EINTR) {
+        default:
           fds[i].fd = -1
         }
       }
     }
     var status: Int32 = 0
-    while true {
+    reap: while true {
       if timedOut {
-        if waitpid(pid, &status, 0) >= 0 || errno != EINTR { break }
-        continue
+        _ = valueOrErrno { waitpid(pid, &status, 0) }
+        break
       }
-      let w = waitpid(pid, &status, WNOHANG)
-      if w == pid { break }
-      if w < 0 && errno != EINTR { break }
+      switch valueOrErrno({ waitpid(pid, &status, WNOHANG) }) {
+      case .success(pid), .failure: break reap
+      case .success: break
+      }
       if monotonicMilliseconds() >= deadline {
         kill(pid, SIGKILL)
         timedOut = true

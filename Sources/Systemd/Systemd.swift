@@ -59,7 +59,7 @@ public struct SystemBus: ~Copyable {
     let r = sd_bus_open_system(&b)
     guard r >= 0, let b else {
       throw BinfmtError(
-        .system, "cannot connect to the system bus", at: "sd-bus", cause: String(cString: strerror(-r)),
+        .system, "cannot connect to the system bus", at: "sd-bus", cause: .errno(Errno(rawValue: -r)),
         fix: "is dbus running? (systemctl status dbus)")
     }
     bus = b
@@ -144,9 +144,9 @@ public struct SystemBus: ~Copyable {
   }
 
   func busError(_ method: String, _ r: Int32, _ err: sd_bus_error?) -> BinfmtError {
-    var cause = String(cString: strerror(-r))
+    var cause = BinfmtError.Cause.errno(Errno(rawValue: -r))
     if let err, let name = err.name {
-      cause = String(cString: name) + (err.message.map { ": " + String(cString: $0) } ?? "")
+      cause = .text(String(cString: name) + (err.message.map { ": " + String(cString: $0) } ?? ""))
     }
     return BinfmtError(.system, "systemd refused \(method)", at: "sd-bus", cause: cause)
   }

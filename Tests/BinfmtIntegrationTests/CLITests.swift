@@ -1,4 +1,4 @@
-import BinfmtCommands
+import BinfmtEngine
 import BinfmtKit
 import Foundation
 import Testing
@@ -134,7 +134,7 @@ import Testing
   @Test func mutationFuzz() throws {
     let d = try tempDir()
     defer { try? FileManager.default.removeItem(at: d) }
-    let inspector = Inspector(hostMachine: "x86_64")
+    let inspector = Inspector(EngineContext.live(hostMachine: "x86_64"))
     var rng = SystemRandomNumberGenerator()
     var seeds: [[UInt8]] = []
     for f in try Env.allFixtures() { seeds.append(Array(try Data(contentsOf: URL(fileURLWithPath: f)).prefix(8192))) }

@@ -45,8 +45,8 @@ struct PersistenceTests {
     // Ours sorts after Debian's, so it is what systemd-binfmt leaves live.
     #expect(c.definitions(of: "qemu-aarch64").last?.file.directory == "/etc/binfmt.d")
     let r = PersistenceReport.make(config: c, live: [], managed: [], systemdApplies: true)
-    #expect(r.notes.contains { $0.hasPrefix("qemu-aarch64: defined in /usr/lib/binfmt.d/qemu-aarch64.conf, then /etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf, applied in that order at boot; ours wins") })
-    #expect(r.notes.contains("/usr/lib/binfmt.d/qemu-s390x.conf is masked by /etc/binfmt.d/qemu-s390x.conf"))
+    #expect(r.notes.contains { $0.entry == "qemu-aarch64" && $0.text.hasPrefix("qemu-aarch64: defined in /usr/lib/binfmt.d/qemu-aarch64.conf, then /etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf, applied in that order at boot; ours wins") })
+    #expect(r.notes.contains(PersistenceNote(entry: "qemu-s390x", "/usr/lib/binfmt.d/qemu-s390x.conf is masked by /etc/binfmt.d/qemu-s390x.conf")))
     #expect(r.missingNow.map(\.entry) == ["qemu-aarch64"])
   }
 

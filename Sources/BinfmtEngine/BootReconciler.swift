@@ -1,0 +1,102 @@
+import BinfmtKit
+import LinuxSystem
+import Systemd
+
+/// The boot-time reconcile, run by the systemd unit, the OpenRC script or WSL's boot command.
+/// Reads only binfmtctl's own files in /etc/binfmt.d: nothing the boot case does not need.
+public struct BootReconciler: Sendable {
+  public let context: EngineContext
+  public init(_ context: EngineContext) { self.context = context }
+
+  /// Registers what is persisted and not live (replacing drifted entries), logging as it goes.
+  public func run() -> BootReport {
+    let paths = context.paths
+    let log = BootLog(context)
+    let files = ConfigFiles.scanBinfmtD(paths, directories: [Persistence.etcDirectory])
+    let config = BootConfiguration.resolve(files, directories: [Persistence.etcDirectory])
+    for e in config.errors where Persistence.entryName(fileName: e.file.name) != nil {
+      log.problem("\(e.error)")
+    }
+    let persisted = config.ours.map(\.registration)
+    if persisted.isEmpty {
+      log.summary("nothing persisted in \(Persistence.etcDirectory)", failed: false)
+      return BootReport(failed: [])
+    }
+    let bm = BinfmtMisc(paths: paths)
+    var registered: [String] = []
+    var replaced: [String] = []
+    var ok = 0
+    var failed: [String] = []
+    do throws(BinfmtError) {
+      try BinfmtMisc.requireRoot()
+      let lock = try TableLock(paths: paths)
+      defer { _ = lock }
+      try bm.ensureMounted()
+      let live = BinfmtMiscTable.read(paths)
+      if !live.enabled { log.problem("binfmt_misc is disabled as a whole; entries are registered but unused") }
+      for r in persisted {
+        let current = live.entries.first { $0.name == r.name }
+        do throws(BinfmtError) {
+          if let c = current, InstallPlan.sameDefinition(c.registration, r) {
+            if !c.enabled { log.problem("\(r.name) is live but disabled; left as it is (binfmtctl enable \(r.name))") }
+            ok += 1
+          } else if let c = current {
+            let diff = InstallPlan.differences(live: c.registration, wanted: r).joined(separator: "; ")
+            try bm.apply(.remove, to: r.name)
+            try bm.register(r)
+            log.problem("\(r.name) differed from its persisted definition and was replaced (\(diff))", priority: .notice)
+            replaced.append(r.name)
+          } else {
+            try bm.register(r)
+            registered.append(r.name)
+          }
+        } catch {
+          failed.append(r.name)
+          log.problem("\(r.name): \(error)" + (error.fix.map { "; fix: \($0)" } ?? ""), priority: .error)
+        }
+      }
+    } catch {
+      failed = persisted.map(\.name)
+      log.problem("\(error)" + (error.fix.map { "; fix: \($0)" } ?? ""), priority: .error)
+    }
+    var s = "\(persisted.count) persisted: \(ok) already live, \(registered.count) registered"
+    if !replaced.isEmpty { s += ", \(replaced.count) replaced" }
+    s += ", \(failed.count) failed"
+    if !failed.isEmpty { s += " (\(failed.joined(separator: ", ")))" }
+    log.summary(s, failed: !failed.isEmpty)
+    return BootReport(failed: failed)
+  }
+}
+
+/// `boot` prints nothing on stdout: its lines went to the journal (or stderr) as it ran.
+public struct BootReport: CommandReport {
+  /// Persisted entries that could not be registered.
+  public var failed: [String]
+  public var text: String { "" }
+  public var partialFailure: Bool { !failed.isEmpty }
+}
+
+/// Journal when journald listens, stderr otherwise; STATUS= for systemd either way.
+struct BootLog {
+  let context: EngineContext
+  let journal: Bool
+
+  init(_ context: EngineContext) {
+    self.context = context
+    journal = Systemd.journalAvailable(root: context.paths.root)
+  }
+
+  func problem(_ message: String, priority: Systemd.Priority = .warning) {
+    emit(message, priority: priority)
+  }
+
+  func summary(_ message: String, failed: Bool) {
+    emit(message, priority: failed ? .error : .info)
+    Systemd.notify("STATUS=" + message)
+  }
+
+  func emit(_ message: String, priority: Systemd.Priority) {
+    if journal && Systemd.journal(message, priority: priority, identifier: "binfmtctl") { return }
+    context.output.stderr("binfmtctl boot: \(message)\n")
+  }
+}

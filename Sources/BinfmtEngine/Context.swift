@@ -1,0 +1,76 @@
+import BinfmtKit
+import LinuxSystem
+import Systemd
+
+/// Where text goes: stdout for results, stderr for every note, warning and error line.
+/// Tests inject one that collects.
+public struct OutputSink: Sendable {
+  public enum Stream: Sendable { case stdout, stderr }
+  let write: @Sendable (Stream, String) -> Void
+
+  public init(write: @escaping @Sendable (Stream, String) -> Void) { self.write = write }
+
+  /// File descriptors 1 and 2, written with write(2): nothing buffered to lose at exit.
+  public static let standard = OutputSink { stream, text in
+    CurrentProcess.write(text, to: stream == .stdout ? 1 : 2)
+  }
+
+  public func stdout(_ text: String) { write(.stdout, text) }
+  /// The one way a line reaches stderr.
+  public func stderr(_ text: String) { write(.stderr, text) }
+  /// A human note: stderr, so JSON on stdout stays clean.
+  public func note(_ s: String) { stderr("binfmtctl: \(s)\n") }
+  public func warning(_ s: String) { stderr("binfmtctl: warning: \(s)\n") }
+  public func error(_ e: BinfmtError) {
+    var line = "binfmtctl: error: \(e)\n"
+    if let fix = e.fix { line += "binfmtctl: fix: \(fix)\n" }
+    stderr(line)
+  }
+}
+
+/// Everything an operation needs to know about the system it runs on, made once in main and
+/// handed down: nothing below builds its own paths or asks uname.
+public struct EngineContext: Sendable {
+  /// The system root: `/` in production, a temporary directory in tests.
+  public var paths: SystemPaths
+  /// `uname -m` (or the hidden `--host-machine`).
+  public var hostMachine: String
+  public var catalog: Catalog
+  public var output: OutputSink
+  /// systemd is PID 1 (sd_booted(3)): units are enabled over sd-bus.
+  public var systemdBooted: Bool
+  /// `$PATH`'s absolute directories, searched for emulators after /usr/bin and /usr/local/bin.
+  public var searchPath: [String]
+
+  public init(
+    paths: SystemPaths, hostMachine: String, catalog: Catalog = .standard, output: OutputSink = .standard,
+    systemdBooted: Bool, searchPath: [String]
+  ) {
+    self.paths = paths
+    self.hostMachine = hostMachine
+    self.catalog = catalog
+    self.output = output
+    self.systemdBooted = systemdBooted
+    self.searchPath = searchPath
+  }
+
+  /// The running system.
+  public static func live(hostMachine: String? = nil, output: OutputSink = .standard) -> EngineContext {
+    EngineContext(
+      paths: SystemPaths(), hostMachine: hostMachine ?? unameMachine(), output: output,
+      systemdBooted: Systemd.booted(),
+      searchPath: (CurrentProcess.environment("PATH") ?? "").split(separator: ":").map(String.init).filter {
+        $0.hasPrefix("/")
+      })
+  }
+
+  /// Files under the root: interpreters, emulators, writability.
+  public var files: FileFacts { FileFacts(paths: paths) }
+
+  /// The same context for another system root (`persist --root IMAGE`).
+  public func rooted(at paths: SystemPaths) -> EngineContext {
+    var c = self
+    c.paths = paths
+    return c
+  }
+}

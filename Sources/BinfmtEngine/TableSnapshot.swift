@@ -1,0 +1,191 @@
+import BinfmtKit
+import LinuxSystem
+
+/// The live table understood, plus where binfmt_misc stands and, for `status`, what the next
+/// boot will bring back. `status`, `uninstall`/`enable`/`disable` and `persist` read it.
+public struct TableSnapshot: Sendable {
+  public var path: String
+  public var kernelSupport: KernelSupport
+  public var table: BinfmtMiscTable
+  public var report: TableReport
+  public var boot: BootView?
+
+  /// The persistence part of `status`.
+  public struct BootView: Sendable {
+    public var initSystem: InitSystem
+    public var verdict: BootServiceVerdict
+    public var persistence: PersistenceReport
+    public var ourFiles: [String]
+  }
+
+  public var problems: [Problem] {
+    report.problems + (boot?.persistence.problems ?? []) + (boot?.verdict.problem.map { [$0] } ?? [])
+  }
+
+  /// Reads and analyses the table; with `withPersistence`, also binfmt.d and the boot service.
+  public static func read(_ context: EngineContext, withPersistence: Bool = false) -> TableSnapshot {
+    let paths = context.paths
+    let table = BinfmtMiscTable.read(paths)
+    let files = context.files
+    let support: KernelSupport = table.mounted ? .yes : BinfmtMisc(paths: paths).kernelSupport()
+    var cache: [String: InterpreterFacts] = [:]
+    let report = TableAnalysis.analyze(
+      mounted: table.mounted, enabled: table.enabled, entries: table.entries, unreadable: table.unreadable,
+      facts: { path in
+        if let f = cache[path] { return f }
+        let f = files.interpreter(path)
+        cache[path] = f
+        return f
+      }, catalog: context.catalog, hostMachine: context.hostMachine)
+    var snap = TableSnapshot(
+      path: paths.binfmtMisc.string, kernelSupport: support, table: table, report: report, boot: nil)
+    if withPersistence { snap.boot = bootView(context, live: table.entries, report: report) }
+    return snap
+  }
+
+  static func bootView(_ context: EngineContext, live: [KernelEntryStatus], report: TableReport) -> BootView {
+    let t = PersistLayout(paths: context.paths)
+    let initSystem = InitSystem.detect(context.paths, offline: false)
+    let config = BootConfiguration.resolve(ConfigFiles.scanBinfmtD(context.paths))
+    let ourFiles = config.ours.map(\.file.path)
+    let managed = Set(report.entries.filter(\.managed).map(\.entry.name))
+    let persistence = PersistenceReport.make(
+      config: config, live: live, managed: managed, systemdApplies: initSystem == .systemd)
+    let (installed, linked) = t.bootService(initSystem)
+    let verdict = BootServiceVerdict.decide(
+      initSystem: initSystem, installed: installed, linked: linked, persistedFiles: ourFiles.count)
+    return BootView(initSystem: initSystem, verdict: verdict, persistence: persistence, ourFiles: ourFiles)
+  }
+}
+
+/// `status`: the snapshot with persistence, as people and scripts read it.
+public struct StatusReport: JSONReport {
+  public var snapshot: TableSnapshot
+  public init(snapshot: TableSnapshot) { self.snapshot = snapshot }
+
+  public var partialFailure: Bool { !snapshot.problems.isEmpty }
+
+  public var json: JSON {
+    let s = snapshot
+    let r = s.report
+    let boot = s.boot
+    return .object([
+      "binfmtMisc": .object([
+        "path": .string(s.path), "mounted": .bool(r.mounted), "enabled": .bool(r.enabled),
+        "kernelSupport": .string(s.kernelSupport.rawValue),
+      ]),
+      "entries": .array(
+        r.entries.map { e in
+          var o = Self.entry(e)
+          let st = boot?.persistence.live[e.entry.name]
+          o["persistence"] = .optional(st?.drift.rawValue)
+          o["persistedIn"] = .optional(st?.file)
+          return .object(o)
+        }),
+      "persistence": .object([
+        "init": .string((boot?.initSystem ?? .none).rawValue),
+        "bootService": .string((boot?.verdict.state ?? .absent).rawValue),
+        "firesAtBoot": .bool(boot?.verdict.firesAtBoot ?? false),
+        "files": .array((boot?.ourFiles ?? []).map(JSON.string)),
+        "missingNow": .array(
+          (boot?.persistence.missingNow ?? []).map { .object(["entry": .string($0.entry), "file": .string($0.file)]) }),
+        "notes": .array((boot?.persistence.notes ?? []).map { .string($0.text) }),
+      ]),
+      "problems": .array(s.problems.map(Self.problem)),
+      "winners": .object(r.winners.mapValues(JSON.string)),
+    ])
+  }
+
+  public var text: String {
+    let s = snapshot
+    let r = s.report
+    let boot = s.boot
+    var out = "binfmt_misc: "
+    if r.mounted {
+      out += "mounted at \(s.path), \(r.enabled ? "enabled" : "DISABLED")\n"
+    } else {
+      out += "not mounted at \(s.path) (kernel support: \(s.kernelSupport.rawValue))\n"
+    }
+    if !r.entries.isEmpty {
+      var rows = [["NAME", "STATE", "ARCH", "FLAGS", "BOOT", "INTERPRETER"]]
+      for e in r.entries {
+        var interp = e.entry.interpreter
+        if !e.interpreter.exists {
+          interp += " (missing)"
+        } else if let st = e.interpreter.isStatic {
+          interp += st ? " (static)" : " (dynamic)"
+        }
+        rows.append([
+          e.entry.name, e.entry.enabled ? "enabled" : "disabled",
+          e.architectures.isEmpty
+            ? (e.entry.match.typeLetter == "E" ? "extension" : "-") : e.architectures.joined(separator: ","),
+          e.entry.flags.description.isEmpty ? "-" : e.entry.flags.description,
+          boot?.persistence.live[e.entry.name].map { Self.bootColumn($0.drift) } ?? "-", interp,
+        ])
+      }
+      out += TextTable.render(rows)
+    } else if r.mounted {
+      out += "no entries\n"
+    }
+    for m in boot?.persistence.missingNow ?? [] { out += "\(m.entry): persisted in \(m.file), not live now\n" }
+    let files = boot?.ourFiles ?? []
+    out += "boot: \((boot?.initSystem ?? .none).rawValue), binfmtctl service \((boot?.verdict.state ?? .absent).rawValue)"
+    out +=
+      files.isEmpty
+      ? ", nothing persisted by binfmtctl\n"
+      : ", \(files.count) persisted file\(files.count == 1 ? "" : "s")\(boot?.verdict.firesAtBoot == true ? "" : " (NOT applied at next boot)")\n"
+    for n in boot?.persistence.notes ?? [] { out += "  note: \(n.text)\n" }
+    let problems = s.problems
+    if !problems.isEmpty {
+      out += "\n\(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"
+      for p in problems {
+        out += "  " + (p.entry.map { $0 + ": " } ?? "") + p.message + "\n"
+        if let fix = p.fix { out += "    fix: \(fix)\n" }
+      }
+    }
+    return out
+  }
+
+  static func entry(_ e: EntryReport) -> [String: JSON] {
+    var o: [String: JSON] = [
+      "name": .string(e.entry.name),
+      "enabled": .bool(e.entry.enabled),
+      "interpreter": .string(e.entry.interpreter),
+      "flags": .string(e.entry.flags.description),
+      "architectures": .array(e.architectures.map(JSON.string)),
+      "managed": .bool(e.managed),
+      "interpreterExists": .bool(e.interpreter.exists),
+      "interpreterExecutable": .bool(e.interpreter.executable),
+      "interpreterStatic": e.interpreter.isStatic.map(JSON.bool) ?? .null,
+      "problems": .array(e.problems.map { .string($0.code.rawValue) }),
+      "registerString": .string(e.entry.registration.registerString()),
+    ]
+    switch e.entry.match {
+    case .magic(let offset, let magic, let mask):
+      o["type"] = .string("magic")
+      o["offset"] = .int(offset)
+      o["magic"] = .string(Hex.string(magic))
+      o["mask"] = .optional(mask.map(Hex.string))
+    case .fileExtension(let ext):
+      o["type"] = .string("extension")
+      o["extension"] = .string(ext)
+    }
+    return o
+  }
+
+  static func problem(_ p: Problem) -> JSON {
+    .object([
+      "code": .string(p.code.rawValue), "entry": .optional(p.entry), "message": .string(p.message),
+      "fix": .optional(p.fix),
+    ])
+  }
+
+  static func bootColumn(_ d: Drift) -> String {
+    switch d {
+    case .both: return "persisted"
+    case .liveOnly: return "lost-at-reboot"
+    case .persistedOnly: return "missing-now"
+    case .differs: return "differs"
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import BinfmtKit
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Facts about files under the system root that the pure core and the engine need:
+/// interpreters, emulators, directories.
+public struct FileFacts: Sendable {
+  public var paths: SystemPaths
+  public init(paths: SystemPaths) { self.paths = paths }
+
+  /// The path of an absolute system path under the injected root.
+  public func real(_ absolute: String) -> String { paths.path(absolute).string }
+
+  /// Exists, is an executable regular file, and whether it is statically linked.
+  public func interpreter(_ path: String) -> InterpreterFacts {
+    var st = stat()
+    let p = real(path)
+    guard stat(p, &st) == 0 else { return InterpreterFacts(exists: false, executable: false, isStatic: nil) }
+    let exec = st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0
+    var isStatic: Bool?
+    if exec, let interp = elfHasInterpreter(p) { isStatic = !interp }
+    return InterpreterFacts(exists: true, executable: exec, isStatic: isStatic)
+  }
+
+  public func exists(_ absolute: String) -> Bool { fileExists(paths.path(absolute)) }
+
+  /// Where `absolute` leads after every symlink (realpath(3)), as a path inside the root.
+  public func resolved(_ absolute: String) -> String? {
+    guard let r = realpath(real(absolute), nil) else { return nil }
+    defer { free(r) }
+    var s = String(cString: r)
+    let root = paths.root.string
+    if root != "/" && s.hasPrefix(root) { s = String(s.dropFirst(root.count)) }
+    return s
+  }
+
+  /// A `C` interpreter runs with the privileges of the setuid program it starts, so it must
+  /// be a file only root can change: owned by root, not group/other writable, and so is every
+  /// directory on its path (the path as given and where its symlinks lead).
+  public func untrustedReason(_ path: String) -> String? {
+    let p = real(path)
+    var candidates = [p]
+    if let r = realpath(p, nil) {
+      candidates.append(String(cString: r))
+      free(r)
+    } else {
+      return "\(path) does not exist"
+    }
+    for c in candidates {
+      var st = stat()
+      guard stat(c, &st) == 0 else { return "\(c) does not exist" }
+      if st.st_uid != 0 { return "\(c) is owned by uid \(st.st_uid), not root" }
+      if st.st_mode & 0o022 != 0 { return "\(c) is writable by group or others" }
+      var dir = FilePath(c).removingLastComponent()
+      while true {
+        var d = stat()
+        guard lstat(dir.string, &d) == 0 else { return "\(dir) cannot be read" }
+        if d.st_uid != 0 { return "directory \(dir) is owned by uid \(d.st_uid), not root" }
+        if d.st_mode & S_IFMT != S_IFLNK && d.st_mode & 0o022 != 0 {
+          return "directory \(dir) is writable by group or others"
+        }
+        if dir.components.isEmpty { break }
+        dir.removeLastComponent()
+      }
+    }
+    return nil
+  }
+
+  /// Before the first write: the directory a file will go in (or its nearest existing
+  /// ancestor, which it would be created in) must be writable, so a run without permission
+  /// fails cleanly instead of half-way.
+  public func checkWritable(forFileAt absolute: String) throws(BinfmtError) {
+    var dir = paths.path(absolute).removingLastComponent()
+    while !fileExists(dir) && !dir.components.isEmpty { dir.removeLastComponent() }
+    if let e = nothingOrErrno({ access(dir.string, W_OK) }) {
+      throw BinfmtError(
+        .system, "cannot write here", at: dir.string, cause: .errno(e),
+        fix: CurrentProcess.isRoot ? nil : "run it with sudo")
+    }
+  }
+}
+
+/// A private directory for short-lived files (mkdtemp(3)), removed with what is left in it
+/// when the value goes away.
+public struct TemporaryDirectory: ~Copyable {
+  public let path: String
+
+  /// `base/prefix.XXXXXX`.
+  public init(in base: String, prefix: String) throws(BinfmtError) {
+    var template = Array((base + "/" + prefix + ".XXXXXX").utf8CString)
+    guard let made = mkdtemp(&template) else {
+      throw BinfmtError(
+        .system, "cannot create a temporary directory", at: base, cause: .errno(Errno(rawValue: errno)))
+    }
+    path = String(cString: made)
+  }
+
+  deinit {
+    for name in directoryEntries(path) ?? [] { unlink(path + "/" + name) }
+    rmdir(path)
+  }
+
+  /// Creates `name` with `bytes` and mode 0755 (never through a symlink, never over a file).
+  public func writeExecutable(_ name: String, _ bytes: [UInt8]) throws(BinfmtError) -> String {
+    let p = path + "/" + name
+    let fd: Int32
+    switch valueOrErrno({ open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o755) }) {
+    case .success(let f): fd = f
+    case .failure(let e): throw BinfmtError(.system, "cannot create \(p): \(e)", at: p, cause: .said(e))
+    }
+    defer { close(fd) }
+    let written = bytes.withUnsafeBytes { raw in valueOrErrno { write(fd, raw.baseAddress, raw.count) } }
+    guard case .success(bytes.count) = written else { throw BinfmtError(.system, "cannot write \(p)", at: p) }
+    _ = fchmod(fd, 0o755)
+    return p
+  }
+}

@@ -1,0 +1,70 @@
+import BinfmtKit
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs a libc call that returns -1 and sets errno on failure; reads errno at once and
+/// retries on EINTR (swift-system's `valueOrErrno`).
+@inline(__always)
+func valueOrErrno<I: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ call: () -> I) -> Result<I, Errno> {
+  while true {
+    let r = call()
+    if r != -1 { return .success(r) }
+    let e = Errno(rawValue: Glibc.errno)
+    if retryOnInterrupt && e == .interrupted { continue }
+    return .failure(e)
+  }
+}
+
+/// `valueOrErrno` for calls whose only success value is 0.
+@inline(__always)
+func nothingOrErrno<I: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ call: () -> I) -> Errno? {
+  switch valueOrErrno(retryOnInterrupt: retryOnInterrupt, call) {
+  case .success: return nil
+  case .failure(let e): return e
+  }
+}
+
+/// An error of a file operation, naming the file: ENOENT is "no such file" (not found), a
+/// directory is bad input, anything else is the system's refusal. The errno stays in `cause`.
+func errnoError(_ error: any Error, path: String, action: String) -> BinfmtError {
+  guard let e = error as? Errno else {
+    return BinfmtError(.system, "\(action): \(error)", at: path)
+  }
+  switch e {
+  case .noSuchFileOrDirectory: return BinfmtError(.notFound, "no such file", at: path, cause: .said(e))
+  case .permissionDenied: return BinfmtError(.system, "\(action): permission denied", at: path, cause: .said(e))
+  case .isDirectory: return BinfmtError(.invalidInput, "is a directory", at: path, cause: .said(e))
+  default: return BinfmtError(.system, "\(action): \(e)", at: path, cause: .said(e))
+  }
+}
+
+/// The running process: who it is and how it leaves.
+public enum CurrentProcess {
+  /// Root in its user namespace: the only one binfmt_misc lets change the table.
+  public static var isRoot: Bool { geteuid() == 0 }
+  public static var effectiveUID: UInt32 { geteuid() }
+
+  /// The executable's path (`/proc/self/exe`).
+  public static var executablePath: String? { ConfigFiles.readLink("/proc/self/exe") }
+
+  /// `$NAME`, nil when unset.
+  public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+
+  /// Writes every byte to the file descriptor (write(2), retrying short writes and EINTR;
+  /// no stdio buffer to flush before exit).
+  public static func write(_ s: String, to fd: Int32) {
+    var s = s
+    s.withUTF8 { buf in
+      var off = 0
+      while off < buf.count {
+        guard case .success(let n) = valueOrErrno({ Glibc.write(fd, buf.baseAddress! + off, buf.count - off) }) else { return }
+        off += n
+      }
+    }
+  }
+
+  public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
+}
