@@ -2,7 +2,7 @@ import ArgumentParser
 import BinfmtEngine
 import BinfmtKit
 
-extension Generator.Format: ExpressibleByArgument {}
+extension Generator.Syntax: ExpressibleByArgument {}
 
 struct Generate: EngineCommand {
   static let configuration = CommandConfiguration(
@@ -22,7 +22,7 @@ struct Generate: EngineCommand {
   @Option(help: "Interpreter path (one architecture only).") var interpreter: String?
   @Option(help: "Directory holding qemu-<arch>-static (default: /usr/bin).") var interpreterDir: String?
   @Option(help: "Write one binfmt.d file per architecture into this directory.") var output: String?
-  @Option(help: "Output format on stdout: register or binfmt.d.") var format: Generator.Format = .binfmtd
+  @Option(help: "Output format on stdout: register or binfmt.d.") var format: Generator.Syntax = .binfmtd
   @OptionGroup var globals: GlobalOptions
 
   func validate() throws {
@@ -39,6 +39,6 @@ struct Generate: EngineCommand {
     try Generator(context).generate(
       Generator.Request(
         names: all ? nil : architectures, includeNative: includeNative, flags: flags, credentials: credentials,
-        interpreter: interpreter, interpreterDir: interpreterDir), format: format, outputDirectory: output)
+        interpreter: interpreter, interpreterDir: interpreterDir), syntax: format, outputDirectory: output)
   }
 }

@@ -8,7 +8,7 @@ public struct Generator: Sendable {
   public let context: EngineContext
   public init(_ context: EngineContext) { self.context = context }
 
-  public enum Format: String, Sendable, CaseIterable {
+  public enum Syntax: String, Sendable, CaseIterable {
     case register
     case binfmtd = "binfmt.d"
   }
@@ -36,7 +36,7 @@ public struct Generator: Sendable {
 
   /// Builds every file; with `outputDirectory`, writes them there (one per architecture,
   /// atomically) and prints nothing on stdout.
-  public func generate(_ request: Request, format: Format, outputDirectory: String? = nil) throws(BinfmtError)
+  public func generate(_ request: Request, syntax: Syntax, outputDirectory: String? = nil) throws(BinfmtError)
     -> GenerateReport
   {
     let catalog = context.catalog
@@ -74,9 +74,9 @@ public struct Generator: Sendable {
       try AtomicFile.makeDirectories(dir)
       for f in files { try AtomicFile.write(f.text, to: dir.appending(f.name)) }
       context.output.stderr("wrote \(files.count) file(s) to \(outputDirectory)\n")
-      return GenerateReport(files: files, format: format, written: true)
+      return GenerateReport(files: files, syntax: syntax, written: true)
     }
-    return GenerateReport(files: files, format: format, written: false)
+    return GenerateReport(files: files, syntax: syntax, written: false)
   }
 }
 
@@ -87,13 +87,13 @@ public struct GenerateReport: CommandReport {
     public var text: String
   }
   public var files: [File]
-  public var format: Generator.Format
+  public var syntax: Generator.Syntax
   /// The files went to a directory: nothing for stdout.
   public var written: Bool
 
   public var text: String {
     if written { return "" }
-    switch format {
+    switch syntax {
     case .register: return files.map { $0.registration.registerString() + "\n" }.joined()
     case .binfmtd: return files.map(\.text).joined(separator: "\n")
     }

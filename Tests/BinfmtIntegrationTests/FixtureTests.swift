@@ -59,6 +59,11 @@ struct ReadelfView {
       let s = try LibELF.readSegments(path: path)
       #expect(h.type == s.type && h.machine == s.machine && h.flags == s.flags, "\(path)")
       #expect(h.phoff == s.phoff && Int(h.phnum) == s.phnum && h.entry == s.entry, "\(path)")
+      // The light program-header reader `status` and `install` use on emulators agrees too.
+      let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+      let table = Array(bytes.dropFirst(Int(h.phoff)).prefix(Int(h.phnum) * Int(h.phentsize)))
+      #expect(ELFProgramHeader.decodeTable(table, header: h) == s.programHeaders, "\(path)")
+      #expect(elfHasInterpreter(path) == (s.interpreter != nil), "\(path)")
     }
   }
 
