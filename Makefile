@@ -5,7 +5,7 @@ BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
 TEST_DEBS := $(BUILD_DEBS) systemd qemu-user-static binutils util-linux hyperfine file ca-certificates debian-archive-keyring
 BIN := .build/release/binfmtctl
 
-.PHONY: all deps test-deps build release run test test-reboot test-openrc fixtures binfmt.d units bench clean
+.PHONY: all deps test-deps build release run test lint format test-reboot test-openrc fixtures binfmt.d units bench clean
 
 all: release
 
@@ -48,7 +48,16 @@ fixtures: test-deps
 binfmt.d: release
 	$(BIN) generate --all --include-native --output binfmt.d
 
-test: test-deps fixtures
+# swift-format ships with the toolchain; .swift-format is the project's style.
+FORMAT_PATHS := Sources Tests Package.swift
+
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(FORMAT_PATHS)
+
+format:
+	$(SWIFT) format --in-place --recursive --parallel $(FORMAT_PATHS)
+
+test: test-deps fixtures lint
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) build $(RELEASE_FLAGS) -Xswiftc -warnings-as-errors
 	BINFMTCTL=$(CURDIR)/.build/debug/binfmtctl BINFMTCTL_RELEASE=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build

@@ -22,7 +22,9 @@ struct Uninstall: EngineCommand {
   static let configuration = CommandConfiguration(
     commandName: "uninstall",
     abstract: "Remove binfmt_misc entries by name or architecture (--all: binfmtctl's and qemu's only).",
-    discussion: "Removing an entry that is not there is not an error. Exit status: 0 done, 1 some removals failed, 4 not allowed.")
+    discussion:
+      "Removing an entry that is not there is not an error. Exit status: 0 done, 1 some removals failed, 4 not allowed."
+  )
   @OptionGroup var options: EntrySelectionOptions
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { options.output.format }

@@ -44,7 +44,8 @@ public struct BootReconciler: Sendable {
             let diff = InstallPlan.differences(live: c.registration, wanted: r).joined(separator: "; ")
             try bm.apply(.remove, to: r.name)
             try bm.register(r)
-            log.problem("\(r.name) differed from its persisted definition and was replaced (\(diff))", priority: .notice)
+            log.problem(
+              "\(r.name) differed from its persisted definition and was replaced (\(diff))", priority: .notice)
             replaced.append(r.name)
           } else {
             try bm.register(r)

@@ -21,7 +21,8 @@ public struct Emulator: Sendable, Equatable {
   public var preserveArgv0: String {
     if isBinfmtPWrapper { return "yes (Debian -binfmt-P name)" }
     guard let v = version, let major = Int(v.split(separator: ".").first ?? "") else { return "unknown" }
-    return major >= 6 ? "yes (qemu \(major) reads AT_FLAGS)" : "no (qemu < 6.0; use Debian's -binfmt-P wrapper or drop P)"
+    return major >= 6
+      ? "yes (qemu \(major) reads AT_FLAGS)" : "no (qemu < 6.0; use Debian's -binfmt-P wrapper or drop P)"
   }
 }
 

@@ -29,7 +29,8 @@ public struct EntryEditor: Sendable {
   }
 
   /// Selects under the lock (names, or every managed entry with `all`) and applies `action`.
-  public func apply(_ action: Action, names: [String], all: Bool, dryRun: Bool) throws(BinfmtError) -> EntryActionReport {
+  public func apply(_ action: Action, names: [String], all: Bool, dryRun: Bool) throws(BinfmtError) -> EntryActionReport
+  {
     let paths = context.paths
     let bm = BinfmtMisc(paths: paths)
     if !bm.isMounted {

@@ -42,23 +42,27 @@ public struct Generator: Sendable {
     let catalog = context.catalog
     let host = context.hostMachine
     let flagSet = try BinfmtFlags.option(request.flags, credentials: request.credentials)
-    var archs = try request.names.map { names throws(BinfmtError) in try catalog.resolve(names: names) } ?? catalog.architectures
+    var archs =
+      try request.names.map { names throws(BinfmtError) in try catalog.resolve(names: names) } ?? catalog.architectures
     if request.names == nil && !request.includeNative {
       let skipped = archs.filter { catalog.isNative($0, unameMachine: host) }
       archs.removeAll { catalog.isNative($0, unameMachine: host) }
       if !skipped.isEmpty {
         context.output.warning(
-          "skipped \(skipped.map(\.name).joined(separator: ", ")): native on this \(host) host (--include-native adds them)")
+          "skipped \(skipped.map(\.name).joined(separator: ", ")): native on this \(host) host (--include-native adds them)"
+        )
       }
     } else if !request.includeNative {
       for a in archs where catalog.isNative(a, unameMachine: host) {
-        context.output.warning("\(a.name) is native on this \(host) host: installing it would send native programs through qemu")
+        context.output.warning(
+          "\(a.name) is native on this \(host) host: installing it would send native programs through qemu")
       }
     }
     var files: [GenerateReport.File] = []
     for a in archs {
       let interp =
-        request.interpreter ?? request.interpreterDir.map { FilePath($0).appending("qemu-\(a.qemuTarget)-static").string }
+        request.interpreter
+        ?? request.interpreterDir.map { FilePath($0).appending("qemu-\(a.qemuTarget)-static").string }
       let reg = a.registration(interpreter: interp, flags: flagSet)
       try reg.checkRoundTrip(at: a.name)
       if !reg.interpreter.hasPrefix("/") {

@@ -70,7 +70,8 @@ public struct Inspector: Sendable {
     case .script(let line):
       var r = InspectResult(path: path, body: .script(line))
       if line.problem == nil, !line.interpreter.hasPrefix("/") {
-        r.notes.append("interpreter is not an absolute path: the kernel resolves it from the caller's working directory")
+        r.notes.append(
+          "interpreter is not an absolute path: the kernel resolves it from the caller's working directory")
       }
       return r
     case .elf:
@@ -94,7 +95,8 @@ public struct Inspector: Sendable {
     result.notes += abi.notes
     if arch == nil {
       result.notes.append(
-        "no qemu-user target in the catalog runs \(header.machineName) ELF\(header.elfClass.bits) \(header.byteOrder.short)")
+        "no qemu-user target in the catalog runs \(header.machineName) ELF\(header.elfClass.bits) \(header.byteOrder.short)"
+      )
     }
     if report.kind.runnable {
       let via = runsVia(head: head, arch: arch)

@@ -163,7 +163,8 @@ public struct Installer: Sendable {
       context.output.warning(
         "binfmt_misc is disabled as a whole; entries are registered but unused (echo 1 > \(paths.binfmtMisc)/status)")
     }
-    let plan = InstallPlan.make(wanted: wanted.map { ($0.arch, $0.registration) }, live: table.entries, replace: replace)
+    let plan = InstallPlan.make(
+      wanted: wanted.map { ($0.arch, $0.registration) }, live: table.entries, replace: replace)
     try refuseConflicts(plan)
     return PreparedInstall(lock: lock, table: bm, live: table.entries, wanted: wanted, plan: plan)
   }
@@ -256,7 +257,8 @@ public struct InstallReport: JSONReport {
           out += "  \(o.registration.registerString())\n"
         }
       } else {
-        out += "\(o.arch): \(o.step.actionText) \(o.registration.name) (\(o.registration.interpreter), flags \(o.registration.flags))\n"
+        out +=
+          "\(o.arch): \(o.step.actionText) \(o.registration.name) (\(o.registration.interpreter), flags \(o.registration.flags))\n"
       }
     }
     return out

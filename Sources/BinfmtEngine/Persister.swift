@@ -121,7 +121,8 @@ public struct Persister: Sendable {
     for w in wanted {
       let path = Persistence.etcDirectory + "/" + Persistence.fileName(entry: w.registration.name)
       let text = Persistence.fileText(w.registration, architecture: w.arch)
-      changes.append(try FilePlan.persistedEntry(path, text: text, existing: t.layout.node(path), replace: request.replace))
+      changes.append(
+        try FilePlan.persistedEntry(path, text: text, existing: t.layout.node(path), replace: request.replace))
     }
     changes += try mechanismChanges(t)
     let registerNow = !t.offline && !request.noRegister
@@ -130,7 +131,8 @@ public struct Persister: Sendable {
     }
     // 3. Registering now: under the lock, planned once against the live table, conflicts
     //    refused before the first file is written.
-    let prepared: PreparedInstall? = registerNow ? try Installer(context).prepare(wanted, replace: request.replace) : nil
+    let prepared: PreparedInstall? =
+      registerNow ? try Installer(context).prepare(wanted, replace: request.replace) : nil
     // 4. Files, then the service.
     try FileChanges(t.context).apply(changes)
     var notes: [String] = []
@@ -164,7 +166,8 @@ public struct Persister: Sendable {
       // Enabling happens after the writes: over sd-bus when systemd runs, else this link.
       if t.offline || !context.systemdBooted {
         out.append(
-          try FilePlan.link(PersistLayout.wantsLink, to: PersistLayout.unitPath, existing: l.node(PersistLayout.wantsLink)))
+          try FilePlan.link(
+            PersistLayout.wantsLink, to: PersistLayout.unitPath, existing: l.node(PersistLayout.wantsLink)))
       }
       return out
     case .openrc:
@@ -363,7 +366,8 @@ public struct PersistReport: JSONReport {
     var out = ""
     let prefix = offline ? root : ""
     for c in files {
-      out += (dryRun && c.verb != .unchanged ? "would \(c.verb.rawValue)" : c.verb.rawValue) + " " + prefix + c.path + "\n"
+      out +=
+        (dryRun && c.verb != .unchanged ? "would \(c.verb.rawValue)" : c.verb.rawValue) + " " + prefix + c.path + "\n"
     }
     for o in registered {
       if let e = o.error {

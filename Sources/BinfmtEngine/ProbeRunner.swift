@@ -40,7 +40,9 @@ public struct ProbeRunner: Sendable {
     var archs: [Architecture]
     if architectures.isEmpty {
       let served = Set(
-        table.entries.filter(\.enabled).flatMap { TableAnalysis.architectures(served: $0.registration, catalog: catalog) })
+        table.entries.filter(\.enabled).flatMap {
+          TableAnalysis.architectures(served: $0.registration, catalog: catalog)
+        })
       archs = catalog.architectures.filter { served.contains($0.name) }
       if archs.isEmpty {
         throw BinfmtError(

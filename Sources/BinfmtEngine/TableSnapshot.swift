@@ -129,7 +129,8 @@ public struct StatusReport: JSONReport {
     }
     for m in boot?.persistence.missingNow ?? [] { out += "\(m.entry): persisted in \(m.file), not live now\n" }
     let files = boot?.ourFiles ?? []
-    out += "boot: \((boot?.initSystem ?? .none).rawValue), binfmtctl service \((boot?.verdict.state ?? .absent).rawValue)"
+    out +=
+      "boot: \((boot?.initSystem ?? .none).rawValue), binfmtctl service \((boot?.verdict.state ?? .absent).rawValue)"
     out +=
       files.isEmpty
       ? ", nothing persisted by binfmtctl\n"

@@ -26,7 +26,9 @@ public struct BinfmtError: Error, Equatable, Sendable, CustomStringConvertible {
     case text(String)
 
     public init(stringLiteral value: String) { self = .text(value) }
-    public init(stringInterpolation: DefaultStringInterpolation) { self = .text(String(stringInterpolation: stringInterpolation)) }
+    public init(stringInterpolation: DefaultStringInterpolation) {
+      self = .text(String(stringInterpolation: stringInterpolation))
+    }
 
     public var description: String {
       switch self {

@@ -131,6 +131,7 @@ public enum EM {
   public static let arm: UInt16 = 40
   public static let sh: UInt16 = 42
   public static let sparcv9: UInt16 = 43
+  // swift-format-ignore: AlwaysUseLowerCamelCase
   public static let x86_64: UInt16 = 62
   public static let cris: UInt16 = 76
   public static let or1k: UInt16 = 92

@@ -36,11 +36,15 @@ public struct ELFABI: Hashable, Sendable {
         default: tags.append("o32")
         }
       }
-      let isa = ["mips1", "mips2", "mips3", "mips4", "mips5", "mips32", "mips64", "mips32r2",
-                 "mips64r2", "mips32r6", "mips64r6"]
+      let isa = [
+        "mips1", "mips2", "mips3", "mips4", "mips5", "mips32", "mips64", "mips32r2",
+        "mips64r2", "mips32r6", "mips64r6",
+      ]
       let level = Int(f >> 28)
       if level < isa.count { tags.append(isa[level]) }
-      if level >= 9 { notes.append("MIPS Release 6: qemu needs an R6 CPU model (-cpu I6400 / I6500 / mips32r6-generic)") }
+      if level >= 9 {
+        notes.append("MIPS Release 6: qemu needs an R6 CPU model (-cpu I6400 / I6500 / mips32r6-generic)")
+      }
       if f & 0x400 != 0 { tags.append("nan2008") }
       if f & 0x200 != 0 { tags.append("fp64") }
     case EM.riscv:

@@ -50,9 +50,15 @@ public struct ELFHeader: Hashable, Sendable {
       ehsize: 0, phentsize: 0, phnum: 0, shentsize: 0, shnum: 0, shstrndx: 0)
     var o = 24
     if cls == .elf64 {
-      h.entry = r.u64(o); h.phoff = r.u64(o + 8); h.shoff = r.u64(o + 16); o += 24
+      h.entry = r.u64(o)
+      h.phoff = r.u64(o + 8)
+      h.shoff = r.u64(o + 16)
+      o += 24
     } else {
-      h.entry = UInt64(r.u32(o)); h.phoff = UInt64(r.u32(o + 4)); h.shoff = UInt64(r.u32(o + 8)); o += 12
+      h.entry = UInt64(r.u32(o))
+      h.phoff = UInt64(r.u32(o + 4))
+      h.shoff = UInt64(r.u32(o + 8))
+      o += 12
     }
     h.flags = r.u32(o)
     h.ehsize = r.u16(o + 4)
@@ -86,7 +92,8 @@ public struct ELFHeader: Hashable, Sendable {
     if overflow || end > fileSize {
       throw BinfmtError(
         .invalidInput,
-        "corrupt ELF header: \(phnum) program headers at offset \(phoff) (e_phoff) end past the file's \(fileSize) bytes")
+        "corrupt ELF header: \(phnum) program headers at offset \(phoff) (e_phoff) end past the file's \(fileSize) bytes"
+      )
     }
   }
 

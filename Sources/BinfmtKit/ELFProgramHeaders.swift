@@ -104,7 +104,13 @@ public enum ELFLinkage: String, Sendable, Hashable {
   public init?(type: UInt16, hasInterpreter: Bool, pieFlag: Bool) {
     switch type {
     case 2, 3:
-      if hasInterpreter { self = .dynamic } else if type == 3 { self = pieFlag ? .staticPIE : .dynamic } else { self = .static }
+      if hasInterpreter {
+        self = .dynamic
+      } else if type == 3 {
+        self = pieFlag ? .staticPIE : .dynamic
+      } else {
+        self = .static
+      }
     default: return nil
     }
   }

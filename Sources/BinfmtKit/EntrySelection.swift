@@ -12,7 +12,10 @@ public enum EntrySelection {
     if all {
       for e in report.entries where e.managed { add(e.entry.name) }
       let foreign = report.entries.filter { !$0.managed }.map(\.entry.name)
-      if !foreign.isEmpty { notes.append("left alone (not managed by binfmtctl; name them to act on them): \(foreign.joined(separator: ", "))") }
+      if !foreign.isEmpty {
+        notes.append(
+          "left alone (not managed by binfmtctl; name them to act on them): \(foreign.joined(separator: ", "))")
+      }
       return (out, notes)
     }
     for n in names {
@@ -21,7 +24,9 @@ public enum EntrySelection {
         continue
       }
       guard let arch = catalog.resolve(n) else {
-        if !Registration.isValidEntryName(n) { throw BinfmtError(.invalidInput, "not an entry name or architecture", at: n) }
+        if !Registration.isValidEntryName(n) {
+          throw BinfmtError(.invalidInput, "not an entry name or architecture", at: n)
+        }
         // An entry name that is not live: nothing to select (the caller decides if that is an error).
         notes.append("\(n): no such entry")
         continue
@@ -37,4 +42,3 @@ public enum EntrySelection {
     return (out, notes)
   }
 }
-

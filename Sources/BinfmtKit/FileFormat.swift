@@ -75,7 +75,8 @@ public struct ScriptLine: Sendable, Equatable {
     if interpreter.isEmpty { return "script with an empty #! line: exec fails with ENOEXEC" }
     if crlf {
       let shown = (argument ?? interpreter).replacingCR()
-      return "script has CRLF line endings: the kernel looks for '\(shown)' and exec fails with No such file or directory (convert with dos2unix)"
+      return
+        "script has CRLF line endings: the kernel looks for '\(shown)' and exec fails with No such file or directory (convert with dos2unix)"
     }
     if truncated { return "script's #! line is longer than 255 bytes: the kernel refuses it" }
     return nil

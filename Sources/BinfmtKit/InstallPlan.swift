@@ -86,7 +86,8 @@ public struct InstallPlan: Sendable, Equatable {
         } else {
           for (e, why) in blocking {
             plan.conflicts.append(
-              InstallConflict(wanted: reg, existing: e, reason: why, differences: differences(live: e.registration, wanted: reg)))
+              InstallConflict(
+                wanted: reg, existing: e, reason: why, differences: differences(live: e.registration, wanted: reg)))
           }
         }
         continue

@@ -27,7 +27,10 @@ public indirect enum JSON: Sendable, Equatable {
     case .int(let i): out += String(i)
     case .string(let s): JSON.escape(s, into: &out)
     case .array(let a):
-      if a.isEmpty { out += "[]"; return }
+      if a.isEmpty {
+        out += "[]"
+        return
+      }
       out += "["
       for (i, v) in a.enumerated() {
         if i > 0 { out += "," }
@@ -37,7 +40,10 @@ public indirect enum JSON: Sendable, Equatable {
       newline(level)
       out += "]"
     case .object(let o):
-      if o.isEmpty { out += "{}"; return }
+      if o.isEmpty {
+        out += "{}"
+        return
+      }
       out += "{"
       for (i, k) in o.keys.sorted().enumerated() {
         if i > 0 { out += "," }

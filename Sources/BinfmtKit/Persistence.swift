@@ -17,7 +17,8 @@ public enum Persistence {
 
   public static func fileText(_ r: Registration, architecture: Architecture?) -> String {
     // The marker is a whole comment line of its own: `isOurs` compares the first line.
-    let comments = [String(marker.dropFirst(2))] + (architecture.map { ["\($0.name): \($0.summary). See binfmt.d(5)."] } ?? [])
+    let comments =
+      [String(marker.dropFirst(2))] + (architecture.map { ["\($0.name): \($0.summary). See binfmt.d(5)."] } ?? [])
     return BinfmtD.text(comments: comments, registration: r)
   }
 
@@ -30,7 +31,9 @@ public enum Persistence {
   }
 
   /// systemd's search path for binfmt.d, highest precedence first (binfmt.d(5)).
-  public static let searchDirectories = ["/etc/binfmt.d", "/run/binfmt.d", "/usr/local/lib/binfmt.d", "/usr/lib/binfmt.d"]
+  public static let searchDirectories = [
+    "/etc/binfmt.d", "/run/binfmt.d", "/usr/local/lib/binfmt.d", "/usr/lib/binfmt.d",
+  ]
   public static let etcDirectory = "/etc/binfmt.d"
 }
 
@@ -67,7 +70,9 @@ public struct BootConfiguration: Sendable {
   public var errors: [(file: ConfFile, error: BinfmtError)]
 
   /// `files` from every search directory, `directories` in precedence order.
-  public static func resolve(_ files: [ConfFile], directories: [String] = Persistence.searchDirectories) -> BootConfiguration {
+  public static func resolve(_ files: [ConfFile], directories: [String] = Persistence.searchDirectories)
+    -> BootConfiguration
+  {
     var winner: [String: ConfFile] = [:]
     var overridden: [(ConfFile, ConfFile)] = []
     var masked: [(ConfFile, ConfFile)] = []
@@ -89,7 +94,9 @@ public struct BootConfiguration: Sendable {
       switch f.kind {
       case .regular(let text):
         do throws(BinfmtError) {
-          for line in try BinfmtDFile.parse(text, file: f.path).entries { regs.append((f, line.number, line.registration)) }
+          for line in try BinfmtDFile.parse(text, file: f.path).entries {
+            regs.append((f, line.number, line.registration))
+          }
         } catch {
           errors.append((f, error))
         }
@@ -99,13 +106,16 @@ public struct BootConfiguration: Sendable {
         break
       }
     }
-    return BootConfiguration(effective: effective, overridden: overridden, masked: masked, registrations: regs, errors: errors)
+    return BootConfiguration(
+      effective: effective, overridden: overridden, masked: masked, registrations: regs, errors: errors)
   }
 
   /// Our persisted registrations: from effective files with our name and marker.
   public var ours: [(file: ConfFile, registration: Registration)] {
     registrations.compactMap { r in
-      guard Persistence.entryName(fileName: r.file.name) != nil, case .regular(let t) = r.file.kind, Persistence.isOurs(t) else {
+      guard Persistence.entryName(fileName: r.file.name) != nil, case .regular(let t) = r.file.kind,
+        Persistence.isOurs(t)
+      else {
         return nil
       }
       return (r.file, r.registration)
@@ -198,7 +208,10 @@ public enum WSLConf {
   public static func systemdEnabled(_ text: String) -> Bool {
     var current: String?
     for l in lines(text) {
-      if let s = section(l) { current = s; continue }
+      if let s = section(l) {
+        current = s
+        continue
+      }
       if current == "boot", let (k, v) = key(l), k == "systemd" { return v.lowercased() == "true" }
     }
     return false
@@ -208,7 +221,10 @@ public enum WSLConf {
   public static func bootCommand(_ text: String) -> String? {
     var current: String?
     for l in lines(text) {
-      if let s = section(l) { current = s; continue }
+      if let s = section(l) {
+        current = s
+        continue
+      }
       if current == "boot", let (k, v) = key(l), k == "command" { return v }
     }
     return nil
@@ -221,7 +237,9 @@ public enum WSLConf {
       if existing == cmd || existing == "\"\(cmd)\"" { return text }
       throw BinfmtError(
         .conflict, "[boot] command is already set to '\(existing)'; WSL runs only one boot command", at: file,
-        fix: "append '; \(cmd)' to that command yourself, or enable systemd in WSL ([boot] systemd=true) and persist again")
+        fix:
+          "append '; \(cmd)' to that command yourself, or enable systemd in WSL ([boot] systemd=true) and persist again"
+      )
     }
     var ls = lines(text)
     let nl = text.contains("\r\n") ? "\r\n" : "\n"
@@ -299,14 +317,17 @@ public struct PersistenceReport: Sendable {
           let d = InstallPlan.differences(live: e.registration, wanted: def).joined(separator: "; ")
           problems.append(
             Problem(
-              .differsFromPersisted, entry: e.name, "live definition differs from \(file) (\(d)); the file's wins at reboot",
+              .differsFromPersisted, entry: e.name,
+              "live definition differs from \(file) (\(d)); the file's wins at reboot",
               fix: ourNames.contains(e.name) ? "sudo binfmtctl boot" : nil))
         }
       } else {
         states[e.name] = EntryState(drift: .liveOnly, file: nil)
         if managed.contains(e.name) {
           problems.append(
-            Problem(.lostAtReboot, entry: e.name, "live but not persisted: lost at reboot", fix: "sudo binfmtctl persist \(e.name)"))
+            Problem(
+              .lostAtReboot, entry: e.name, "live but not persisted: lost at reboot",
+              fix: "sudo binfmtctl persist \(e.name)"))
         }
       }
     }
@@ -315,7 +336,9 @@ public struct PersistenceReport: Sendable {
     for o in ours where !liveNames.contains(o.registration.name) {
       missing.append((o.registration.name, o.file.path))
       problems.append(
-        Problem(.missingNow, entry: o.registration.name, "persisted in \(o.file.path) but not live now", fix: "sudo binfmtctl boot"))
+        Problem(
+          .missingNow, entry: o.registration.name, "persisted in \(o.file.path) but not live now",
+          fix: "sudo binfmtctl boot"))
     }
     var notes: [PersistenceNote] = []
     for o in ours {
@@ -327,16 +350,20 @@ public struct PersistenceReport: Sendable {
         notes.append(
           PersistenceNote(
             entry: name,
-            "\(name): defined in \(order), applied in that order at boot; \(winner == o.file.path ? "ours wins" : winner + " wins")"))
+            "\(name): defined in \(order), applied in that order at boot; \(winner == o.file.path ? "ours wins" : winner + " wins")"
+          ))
       }
     }
     for (f, by) in config.masked where f.name.hasPrefix("qemu-") || Persistence.entryName(fileName: f.name) != nil {
       notes.append(PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "\(f.path) is masked by \(by.path)"))
     }
     for (f, by) in config.overridden where f.name.hasPrefix("qemu-") || Persistence.entryName(fileName: f.name) != nil {
-      notes.append(PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "\(f.path) is overridden by \(by.path)"))
+      notes.append(
+        PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "\(f.path) is overridden by \(by.path)"))
     }
-    for (f, e) in config.errors { notes.append(PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "cannot use \(e)")) }
+    for (f, e) in config.errors {
+      notes.append(PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "cannot use \(e)"))
+    }
     return PersistenceReport(live: states, missingNow: missing, notes: notes, problems: problems)
   }
 }

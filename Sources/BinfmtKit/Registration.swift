@@ -45,7 +45,8 @@ extension BinfmtFlags {
   public static func option(_ text: String?, credentials: Bool) throws(BinfmtError) -> BinfmtFlags {
     let flags: BinfmtFlags
     do throws(BinfmtError) {
-      flags = try text.map { f throws(BinfmtError) in try BinfmtFlags(parsing: Substring(f)) } ?? Architecture.defaultFlags
+      flags =
+        try text.map { f throws(BinfmtError) in try BinfmtFlags(parsing: Substring(f)) } ?? Architecture.defaultFlags
     } catch {
       throw error.located("--flags")
     }

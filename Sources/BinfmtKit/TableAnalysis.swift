@@ -100,7 +100,9 @@ public enum TableAnalysis {
       tableProblems.append(
         Problem(
           .notMounted, entry: nil, "binfmt_misc is not mounted at /proc/sys/fs/binfmt_misc",
-          fix: "sudo binfmtctl install ARCH mounts it; or: sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"))
+          fix:
+            "sudo binfmtctl install ARCH mounts it; or: sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc")
+      )
     } else if !enabled {
       tableProblems.append(
         Problem(
@@ -120,7 +122,8 @@ public enum TableAnalysis {
       }
       if !f.exists {
         let pkg = e.interpreter.contains("qemu") ? " (\(Hint.installQemuUserStatic))" : ""
-        let note = e.flags.contains(.fixBinary)
+        let note =
+          e.flags.contains(.fixBinary)
           ? "; the F flag keeps the opened file, so it still works until a reboot" : ""
         problems.append(
           Problem(

@@ -126,7 +126,8 @@ public enum LibELF {
     func up(_ x: Int) -> Int { (x + align - 1) & ~(align - 1) }
     let b = r.bytes
     var o = 0
-    while let namesz = r.uint(at: o, size: 4), let descsz = r.uint(at: o + 4, size: 4), let type = r.uint(at: o + 8, size: 4)
+    while let namesz = r.uint(at: o, size: 4), let descsz = r.uint(at: o + 4, size: 4),
+      let type = r.uint(at: o + 8, size: 4)
     {
       guard namesz < 1 << 16, descsz < 1 << 16 else { return }
       let nameStart = o + 12

@@ -69,7 +69,8 @@ public struct BinfmtMisc: Sendable {
   public static func requireRoot() throws(BinfmtError) {
     if !CurrentProcess.isRoot {
       throw BinfmtError(
-        .system, "changing binfmt_misc needs root", at: "binfmtctl", cause: "running as uid \(CurrentProcess.effectiveUID)",
+        .system, "changing binfmt_misc needs root", at: "binfmtctl",
+        cause: "running as uid \(CurrentProcess.effectiveUID)",
         fix: "run it with sudo")
     }
   }

@@ -9,7 +9,9 @@ import SystemPackage
 public enum ConfigFiles {
   /// Every `*.conf` in systemd's binfmt.d search path under `paths.root`, classified the way
   /// systemd does: a symlink to /dev/null or an empty file masks.
-  public static func scanBinfmtD(_ paths: SystemPaths, directories: [String] = Persistence.searchDirectories) -> [ConfFile] {
+  public static func scanBinfmtD(_ paths: SystemPaths, directories: [String] = Persistence.searchDirectories)
+    -> [ConfFile]
+  {
     var out: [ConfFile] = []
     for dir in directories {
       let real = paths.path(dir).string
@@ -118,7 +120,9 @@ extension InitSystem {
   }
 
   public static func isWSL(_ paths: SystemPaths) -> Bool {
-    if fileExists(paths.path("/proc/sys/fs/binfmt_misc/WSLInterop")) || fileExists(paths.path("/run/WSL")) { return true }
+    if fileExists(paths.path("/proc/sys/fs/binfmt_misc/WSLInterop")) || fileExists(paths.path("/run/WSL")) {
+      return true
+    }
     let v = (try? readSmallFile(paths.path("/proc/version"))) ?? ""
     return v.contains("microsoft") || v.contains("Microsoft")
   }

@@ -68,7 +68,10 @@ public enum Spawn {
 
     var out: [UInt8] = []
     var err: [UInt8] = []
-    var fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0), pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
+    var fds = [
+      pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0),
+      pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0),
+    ]
     let deadline = monotonicMilliseconds() + timeoutMilliseconds
     var timedOut = false
     var buf = [UInt8](repeating: 0, count: 4096)

@@ -60,7 +60,9 @@ public enum CurrentProcess {
     s.withUTF8 { buf in
       var off = 0
       while off < buf.count {
-        guard case .success(let n) = valueOrErrno({ Glibc.write(fd, buf.baseAddress! + off, buf.count - off) }) else { return }
+        guard case .success(let n) = valueOrErrno({ Glibc.write(fd, buf.baseAddress! + off, buf.count - off) }) else {
+          return
+        }
         off += n
       }
     }

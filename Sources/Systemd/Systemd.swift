@@ -72,7 +72,9 @@ public struct SystemBus: ~Copyable {
   static let manager = "org.freedesktop.systemd1.Manager"
 
   /// Manager.EnableUnitFiles(as files, b runtime, b force) → (b carries_install_info, a(sss) changes)
-  public func enableUnitFiles(_ files: [String], runtime: Bool = false, force: Bool = false) throws(BinfmtError) -> [UnitFileChange] {
+  public func enableUnitFiles(_ files: [String], runtime: Bool = false, force: Bool = false) throws(BinfmtError)
+    -> [UnitFileChange]
+  {
     try call("EnableUnitFiles", files: files, bools: [runtime, force], skipLeadingBool: true)
   }
 
@@ -95,7 +97,9 @@ public struct SystemBus: ~Copyable {
     if r < 0 { throw busError("Reload", r, err) }
   }
 
-  func call(_ method: String, files: [String], bools: [Bool], skipLeadingBool: Bool) throws(BinfmtError) -> [UnitFileChange] {
+  func call(_ method: String, files: [String], bools: [Bool], skipLeadingBool: Bool) throws(BinfmtError)
+    -> [UnitFileChange]
+  {
     var m: OpaquePointer?
     var r = sd_bus_message_new_method_call(bus, &m, Self.destination, Self.path, Self.manager, method)
     guard r >= 0, let m else { throw busError(method, r, nil) }

@@ -18,7 +18,9 @@ import Testing
     try root.fakeEmulator("/usr/bin/qemu-aarch64-static")
     try root.liveEntry(arm64.registration())
     try root.liveEntry(s390x.registration(interpreter: "/usr/bin/qemu-s390x-static", flags: [.preserveArgv0]))
-    try root.write("/etc/binfmt.d/" + Persistence.fileName(entry: "qemu-aarch64"), Persistence.fileText(arm64.registration(), architecture: arm64))
+    try root.write(
+      "/etc/binfmt.d/" + Persistence.fileName(entry: "qemu-aarch64"),
+      Persistence.fileText(arm64.registration(), architecture: arm64))
     let snap = TableSnapshot.read(root.context(), withPersistence: true)
     #expect(snap.kernelSupport == .yes && snap.report.mounted && snap.report.enabled)
     let codes = Set(snap.problems.map(\.code))
@@ -149,8 +151,11 @@ import Testing
 
   @Test func bootRegistersWhatIsPersistedAndLogsBadFiles() throws {
     let root = try TestRoot()
-    try root.write("/etc/binfmt.d/" + Persistence.fileName(entry: "qemu-aarch64"), Persistence.fileText(arm64.registration(), architecture: arm64))
-    try root.write("/etc/binfmt.d/" + Persistence.fileName(entry: "qemu-bad"), Persistence.marker + "\n:qemu-bad:Q::x::/x:\n")
+    try root.write(
+      "/etc/binfmt.d/" + Persistence.fileName(entry: "qemu-aarch64"),
+      Persistence.fileText(arm64.registration(), architecture: arm64))
+    try root.write(
+      "/etc/binfmt.d/" + Persistence.fileName(entry: "qemu-bad"), Persistence.marker + "\n:qemu-bad:Q::x::/x:\n")
     let r = BootReconciler(root.context()).run()
     #expect(r.failed.isEmpty)
     #expect(root.read("/proc/sys/fs/binfmt_misc/register") == arm64.registration().registerString())
@@ -174,9 +179,14 @@ import Testing
     try root.write("/usr/bin/qemu-s390x-static", "not executable", mode: 0o644)
     try root.fakeEmulator("/usr/libexec/qemu-binfmt/aarch64-binfmt-P")
     let list = EmulatorDiscovery(root.context()).discover()
-    #expect(list.map(\.path) == ["/usr/local/bin/qemu-aarch64-static", "/usr/bin/qemu-aarch64", "/usr/libexec/qemu-binfmt/aarch64-binfmt-P"])
+    #expect(
+      list.map(\.path) == [
+        "/usr/local/bin/qemu-aarch64-static", "/usr/bin/qemu-aarch64", "/usr/libexec/qemu-binfmt/aarch64-binfmt-P",
+      ])
     #expect(list.map(\.isStatic) == [true, nil, true])
-    #expect(EmulatorDiscovery(root.context()).choose(for: arm64, extraDirectories: [])?.path == "/usr/local/bin/qemu-aarch64-static")
+    #expect(
+      EmulatorDiscovery(root.context()).choose(for: arm64, extraDirectories: [])?.path
+        == "/usr/local/bin/qemu-aarch64-static")
   }
 }
 
@@ -205,7 +215,8 @@ import Testing
     try root.write("/usr/bin/script", "#!/bin/sh\n", mode: 0o755)
     try root.write("/usr/bin/data", "x", mode: 0o644)
     let f = FileFacts(paths: root.paths)
-    #expect(f.interpreter("/usr/bin/qemu-aarch64-static") == InterpreterFacts(exists: true, executable: true, isStatic: true))
+    #expect(
+      f.interpreter("/usr/bin/qemu-aarch64-static") == InterpreterFacts(exists: true, executable: true, isStatic: true))
     #expect(f.interpreter("/usr/bin/script") == InterpreterFacts(exists: true, executable: true, isStatic: nil))
     #expect(f.interpreter("/usr/bin/data").executable == false)
     #expect(f.interpreter("/usr/bin/none").exists == false)

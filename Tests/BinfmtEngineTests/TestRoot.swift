@@ -104,7 +104,9 @@ final class TestRoot: @unchecked Sendable {
     ((try? FileManager.default.contentsOfDirectory(atPath: path(absolute).string)) ?? []).sorted()
   }
 
-  func link(_ absolute: String) -> String? { try? FileManager.default.destinationOfSymbolicLink(atPath: path(absolute).string) }
+  func link(_ absolute: String) -> String? {
+    try? FileManager.default.destinationOfSymbolicLink(atPath: path(absolute).string)
+  }
 
   /// A live entry in the fake table, in the kernel's status format.
   func liveEntry(_ r: Registration, enabled: Bool = true) throws {

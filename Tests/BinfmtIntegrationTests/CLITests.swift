@@ -39,14 +39,17 @@ import Testing
       ("/dev/zero", "character device"),
       (file("pe.exe", Data([0x4d, 0x5a, 0x90, 0, 3] + [UInt8](repeating: 0, count: 60))), "PE/DOS"),
       (file("macho", Data([0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1] + [UInt8](repeating: 0, count: 24))), "Mach-O 64-bit"),
-      (file("Main.class", Data([0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 61] + [UInt8](repeating: 0, count: 24))), "Java class"),
+      (
+        file("Main.class", Data([0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 61] + [UInt8](repeating: 0, count: 24))), "Java class"
+      ),
       (file("crlf.sh", Data("#!/bin/sh\r\necho hi\r\n".utf8)), "CRLF"),
     ]
     let started = Date()
     // The 2 GB sparse file has a real ELF header and zeros after it: a valid (if empty)
     // ELF that must be answered without reading 2 GB.
     let r = try run(Env.binary, ["inspect"] + cases.map(\.0) + [sparse, good], timeout: 20)
-    #expect(Date().timeIntervalSince(started) < 10, "inspect took too long: a FIFO, /dev/zero or a sparse file was read")
+    #expect(
+      Date().timeIntervalSince(started) < 10, "inspect took too long: a FIFO, /dev/zero or a sparse file was read")
     #expect(r.status == 1)
     let lines = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("  ") }
     #expect(lines.count == cases.count + 2, "\(r.stdout)")
@@ -83,13 +86,18 @@ import Testing
     #expect(r.status == 0)
     #expect(r.stdout == Catalog.standard.resolve("aarch64")!.registration().registerString() + "\n")
     #expect(r.stdout.hasSuffix(":/usr/bin/qemu-aarch64-static:PF\n"))
-    let dir = try binfmtctl("generate", "riscv64", "--interpreter-dir", "/opt/q", "--flags", "F", "--format", "register")
+    let dir = try binfmtctl(
+      "generate", "riscv64", "--interpreter-dir", "/opt/q", "--flags", "F", "--format", "register")
     #expect(dir.stdout.hasSuffix(":/opt/q/qemu-riscv64-static:F\n"))
     let unknown = try binfmtctl("generate", "arm65")
-    #expect(unknown.status == 2 && unknown.stderr.contains("unknown architecture 'arm65'") && unknown.stderr.contains("arm64"))
+    #expect(
+      unknown.status == 2 && unknown.stderr.contains("unknown architecture 'arm65'") && unknown.stderr.contains("arm64")
+    )
     let cred = try binfmtctl("generate", "arm64", "--flags", "POCF")
     #expect(cred.status == 2 && cred.stderr.contains("--credentials"))
-    #expect(try binfmtctl("generate", "arm64", "--flags", "POCF", "--credentials", "--format", "register").stdout.hasSuffix(":POCF\n"))
+    #expect(
+      try binfmtctl("generate", "arm64", "--flags", "POCF", "--credentials", "--format", "register").stdout.hasSuffix(
+        ":POCF\n"))
     let badFlag = try binfmtctl("generate", "arm64", "--flags", "PX")
     #expect(badFlag.status == 2 && badFlag.stderr.contains("--flags"))
     // --all leaves out the host's own family unless asked.
@@ -97,7 +105,9 @@ import Testing
     #expect(!all.stdout.contains(":qemu-x86_64:") && !all.stdout.contains(":qemu-i386:"))
     #expect(all.stderr.contains("skipped"))
     let arm = try binfmtctl("generate", "--all", "--format", "register", "--host-machine", "aarch64")
-    #expect(arm.stdout.contains(":qemu-x86_64:") && !arm.stdout.contains(":qemu-aarch64:") && !arm.stdout.contains(":qemu-arm:"))
+    #expect(
+      arm.stdout.contains(":qemu-x86_64:") && !arm.stdout.contains(":qemu-aarch64:")
+        && !arm.stdout.contains(":qemu-arm:"))
   }
 
   /// The committed binfmt.d/ is exactly what generate produces today.
@@ -159,7 +169,8 @@ import Testing
 @Suite struct SpeedTests {
   /// `inspect` of one file in a release build: the median of 31 runs is under 15 ms.
   @Test func releaseInspectIsFast() throws {
-    let bin = ProcessInfo.processInfo.environment["BINFMTCTL_RELEASE"]
+    let bin =
+      ProcessInfo.processInfo.environment["BINFMTCTL_RELEASE"]
       ?? Env.packageRoot.appendingPathComponent(".build/release/binfmtctl").path
     try #require(FileManager.default.isExecutableFile(atPath: bin), "no release build at \(bin): make test builds it")
     let f = try Env.fixture("busybox-arm64")

@@ -12,7 +12,9 @@ struct ReadelfView {
     let r = try run("/usr/bin/readelf", ["-h", "-l", "-n", "-W", path])
     for line in r.stdout.split(separator: "\n") {
       let t = line.trimmingCharacters(in: .whitespaces)
-      func value() -> String { String(t[t.index(after: t.firstIndex(of: ":")!)...]).trimmingCharacters(in: .whitespaces) }
+      func value() -> String {
+        String(t[t.index(after: t.firstIndex(of: ":")!)...]).trimmingCharacters(in: .whitespaces)
+      }
       if t.hasPrefix("Class:") { cls = value() }
       if t.hasPrefix("Data:") { data = value() }
       if t.hasPrefix("Type:") { type = value() }

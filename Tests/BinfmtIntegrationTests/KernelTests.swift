@@ -18,7 +18,11 @@ func parseSections(_ text: Substring) -> [String: String] {
   var out: [String: String] = [:]
   var current: String?
   for line in text.split(separator: "\n") {
-    if line.hasPrefix("== ") { current = String(line.dropFirst(3)); out[current!] = ""; continue }
+    if line.hasPrefix("== ") {
+      current = String(line.dropFirst(3))
+      out[current!] = ""
+      continue
+    }
     if let c = current { out[c]! += line + "\n" }
   }
   return out
@@ -36,7 +40,8 @@ let dumpTable = """
   /// table is untouched by a sandboxed run.
   @Test func sandboxIsPrivate() throws {
     let before = try FileManager.default.contentsOfDirectory(atPath: "/proc/sys/fs/binfmt_misc")
-    let r = try inSandbox(#""$1" _register-raw \#(hex(":sbx:M::ab::/x:")) && ls /proc/sys/fs/binfmt_misc"#, [Env.binary])
+    let r = try inSandbox(
+      #""$1" _register-raw \#(hex(":sbx:M::ab::/x:")) && ls /proc/sys/fs/binfmt_misc"#, [Env.binary])
     #expect(r.stdout == "OK\nregister\nsbx\nstatus\n", "\(r.stderr)")
     let after = try FileManager.default.contentsOfDirectory(atPath: "/proc/sys/fs/binfmt_misc")
     #expect(before == after)
@@ -59,7 +64,9 @@ let dumpTable = """
       ":k%d:M::" + String(repeating: "\\x41", count: 257) + "::/x:",
       ":k%d:M::ab::/" + String(repeating: "y", count: 1900) + ":",
     ]
-    cases += [":.:M::ab::/x:", ":a/b:M::ab::/x:", "::M::ab::/x:", ":" + String(repeating: "n", count: 256) + ":M::ab::/x:"]
+    cases += [
+      ":.:M::ab::/x:", ":a/b:M::ab::/x:", "::M::ab::/x:", ":" + String(repeating: "n", count: 256) + ":M::ab::/x:",
+    ]
     let strings = cases.enumerated().map { i, c in c.replacingOccurrences(of: "%d", with: String(i)) }
     let r = try inSandbox(#"b="$1"; shift; "$b" _register-raw "$@""#, [Env.binary] + strings.map(hex))
     let answers = r.stdout.split(separator: "\n")
@@ -74,10 +81,13 @@ let dumpTable = """
   /// Every catalog entry is accepted by the kernel, and the kernel's own view of it (the
   /// status file) parses back to the same definition.
   @Test func kernelViewEqualsCatalog() throws {
-    let regs = Catalog.standard.architectures.map { $0.registration(interpreter: "/bin/true", flags: [.preserveArgv0, .fixBinary]) }
+    let regs = Catalog.standard.architectures.map {
+      $0.registration(interpreter: "/bin/true", flags: [.preserveArgv0, .fixBinary])
+    }
     // Registering x86_64 sends every later exec to /bin/true, so the script reads the
     // status files with shell built-ins only.
-    let r = try inSandbox(#"b="$1"; shift; "$b" _register-raw "$@"; "# + dumpTable, [Env.binary] + regs.map { hex($0.registerString()) })
+    let r = try inSandbox(
+      #"b="$1"; shift; "$b" _register-raw "$@"; "# + dumpTable, [Env.binary] + regs.map { hex($0.registerString()) })
     let okLines = r.stdout.split(separator: "\n").prefix(regs.count)
     #expect(okLines.allSatisfy { $0 == "OK" }, "\(r.stdout)")
     let sections = parseSections(r.stdout[...])

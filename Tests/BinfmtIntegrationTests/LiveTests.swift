@@ -17,7 +17,8 @@ import Testing
     let prefix = env.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     let sandbox = Env.packageRoot.appendingPathComponent("scripts/binfmt-sandbox.sh").path
     let r = try run(
-      "/usr/bin/env", (prefix.isEmpty ? [] : env.map { "\($0.key)=\($0.value)" }) + [
+      "/usr/bin/env",
+      (prefix.isEmpty ? [] : env.map { "\($0.key)=\($0.value)" }) + [
         "/bin/sh", sandbox, "/bin/sh", "-c", "B=\"$1\"; F=\"$2\"; " + script, "sandbox", Env.binary,
         Env.fixtures.path,
       ], timeout: 180)
@@ -46,7 +47,9 @@ import Testing
     }
     let archs = Set(Self.busyboxes.map(\.arch)).sorted().joined(separator: " ")
     script += "\"$B\" install \(archs) >/dev/null; echo \"@install=$?\"\n"
-    for (phase, cmd) in [("installed", ""), ("disabled", "disable"), ("enabled", "enable"), ("uninstalled", "uninstall")] {
+    for (phase, cmd) in [
+      ("installed", ""), ("disabled", "disable"), ("enabled", "enable"), ("uninstalled", "uninstall"),
+    ] {
       if !cmd.isEmpty { script += "\"$B\" \(cmd) \(archs) >/dev/null; echo \"@\(cmd)=$?\"\n" }
       for b in Self.busyboxes {
         script += "out=$(\"$F/busybox-\(b.debian)\" uname -m 2>&1); echo \"@\(phase)-\(b.debian)=$?:$out\"\n"
@@ -54,7 +57,9 @@ import Testing
     }
     let r = try sandboxed(script)
     let m = marks(r)
-    #expect(m["install"] == "0" && m["disable"] == "0" && m["enable"] == "0" && m["uninstall"] == "0", "\(r.stdout)\(r.stderr)")
+    #expect(
+      m["install"] == "0" && m["disable"] == "0" && m["enable"] == "0" && m["uninstall"] == "0",
+      "\(r.stdout)\(r.stderr)")
     for b in Self.busyboxes {
       for phase in ["before", "disabled", "uninstalled"] {
         let v = m["\(phase)-\(b.debian)"] ?? "missing"
@@ -104,7 +109,8 @@ import Testing
   /// --all: every architecture with an emulator, none of the host's family; the kernel's view
   /// of each equals the catalog definition.
   @Test func installAllSkipsNative() throws {
-    let r = try sandboxed(#""$B" install --all --json > /tmp/out.$$ 2>/tmp/err.$$; echo "@rc=$?"; "$B" status --json; cat /tmp/err.$$ >&2"#)
+    let r = try sandboxed(
+      #""$B" install --all --json > /tmp/out.$$ 2>/tmp/err.$$; echo "@rc=$?"; "$B" status --json; cat /tmp/err.$$ >&2"#)
     #expect(r.stdout.hasPrefix("@rc=0\n"), "\(r.stdout)\(r.stderr)")
     let statusJSON = String(r.stdout.dropFirst("@rc=0\n".count))
     let obj = try #require(try json(statusJSON) as? [String: Any])
@@ -155,7 +161,9 @@ import Testing
         let deliberate: Bool
         if a.hasPrefix("interpreter ") {
           // Debian points at its -binfmt-P wrapper name; qemu ≥ 6 reads P from AT_FLAGS.
-          deliberate = a == "interpreter /usr/libexec/qemu-binfmt/\(arch)-binfmt-P" && b == "interpreter /usr/bin/qemu-\(arch)-static"
+          deliberate =
+            a == "interpreter /usr/libexec/qemu-binfmt/\(arch)-binfmt-P"
+            && b == "interpreter /usr/bin/qemu-\(arch)-static"
         } else if a.hasPrefix("flags:") {
           // O (open-binary) is not needed with F and qemu; we leave it out.
           deliberate = a == "flags: POF" && b == "flags: PF"
@@ -265,7 +273,10 @@ import Testing
     // Not root: an unprivileged user in a user namespace without a root mapping.
     let user = try run(
       "/usr/bin/setpriv",
-      ["--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "--user", "--mount", Env.binary, "install", "arm64"])
+      [
+        "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "--user", "--mount", Env.binary, "install",
+        "arm64",
+      ])
     #expect(user.status == 4, "\(user.stderr)")
     #expect(user.stderr.contains("needs root") && user.stderr.contains("sudo"), "\(user.stderr)")
 

@@ -15,7 +15,8 @@ import Testing
     }
     _ = fm.createFile(atPath: r.appendingPathComponent("lib/systemd/systemd").path, contents: Data())
     for q in ["aarch64", "s390x"] {
-      try fm.copyItem(atPath: "/usr/bin/qemu-\(q)-static", toPath: r.appendingPathComponent("usr/bin/qemu-\(q)-static").path)
+      try fm.copyItem(
+        atPath: "/usr/bin/qemu-\(q)-static", toPath: r.appendingPathComponent("usr/bin/qemu-\(q)-static").path)
     }
     for f in debianFiles {
       try fm.copyItem(atPath: "/usr/lib/binfmt.d/\(f)", toPath: r.appendingPathComponent("usr/lib/binfmt.d/\(f)").path)
@@ -52,12 +53,19 @@ import Testing
         "etc/systemd/system/binfmtctl.service", "etc/systemd/system/sysinit.target.wants/binfmtctl.service",
       ])
     let arm = Catalog.standard.resolve("arm64")!
-    #expect(after["etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf"] == Persistence.fileText(arm.registration(), architecture: arm))
-    #expect(after["etc/systemd/system/sysinit.target.wants/binfmtctl.service"] == "-> /etc/systemd/system/binfmtctl.service")
-    let committedUnit = try String(contentsOf: Env.packageRoot.appendingPathComponent("units/binfmtctl.service"), encoding: .utf8)
+    #expect(
+      after["etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf"]
+        == Persistence.fileText(arm.registration(), architecture: arm))
+    #expect(
+      after["etc/systemd/system/sysinit.target.wants/binfmtctl.service"] == "-> /etc/systemd/system/binfmtctl.service")
+    let committedUnit = try String(
+      contentsOf: Env.packageRoot.appendingPathComponent("units/binfmtctl.service"), encoding: .utf8)
     #expect(after["etc/systemd/system/binfmtctl.service"] == committedUnit)
     // Debian ships qemu-aarch64.conf with other flags: persist says which one wins at boot.
-    #expect(p.stderr.contains("defined in /usr/lib/binfmt.d/qemu-aarch64.conf, then /etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf, applied in that order at boot; ours wins"), "\(p.stderr)")
+    #expect(
+      p.stderr.contains(
+        "defined in /usr/lib/binfmt.d/qemu-aarch64.conf, then /etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf, applied in that order at boot; ours wins"
+      ), "\(p.stderr)")
 
     let again = try binfmtctl("persist", "--root", root.path, "arm64", "s390x", "--json")
     #expect(again.status == 0)
@@ -111,7 +119,9 @@ import Testing
     let root = try makeRoot()
     try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root.path)
     let before = try tree(root)
-    let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Env.binary, "persist", "--root", root.path, "arm64"])
+    let r = try run(
+      "/usr/bin/setpriv",
+      ["--reuid=65534", "--regid=65534", "--clear-groups", Env.binary, "persist", "--root", root.path, "arm64"])
     #expect(r.status == 4 && r.stderr.contains("cannot write here") && r.stderr.contains("sudo"), "\(r.stderr)")
     #expect(try tree(root) == before)
   }
@@ -136,10 +146,13 @@ import Testing
     let r = try binfmtctl("persist", "--root", root.path, "--init", "openrc", "arm64")
     #expect(r.status == 0, "\(r.stderr)")
     let after = try tree(root)
-    let committed = try String(contentsOf: Env.packageRoot.appendingPathComponent("units/openrc/binfmtctl"), encoding: .utf8)
+    let committed = try String(
+      contentsOf: Env.packageRoot.appendingPathComponent("units/openrc/binfmtctl"), encoding: .utf8)
     #expect(after["etc/init.d/binfmtctl"] == committed)
     #expect(after["etc/runlevels/boot/binfmtctl"] == "-> /etc/init.d/binfmtctl")
-    let mode = try FileManager.default.attributesOfItem(atPath: root.appendingPathComponent("etc/init.d/binfmtctl").path)[.posixPermissions] as? Int
+    let mode =
+      try FileManager.default.attributesOfItem(atPath: root.appendingPathComponent("etc/init.d/binfmtctl").path)[
+        .posixPermissions] as? Int
     #expect(mode == 0o755)
     #expect(try binfmtctl("unpersist", "--root", root.path, "--all").status == 0)
     #expect(try tree(root) == before)
@@ -166,7 +179,9 @@ import Testing
     let c = try binfmtctl("persist", "--root", root.path, "--init", "wsl", "arm64")
     #expect(c.status == 5 && c.stderr.contains("service docker start"), "\(c.stderr)")
     #expect(try String(contentsOf: conf, encoding: .utf8) == theirs)
-    #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf").path))
+    #expect(
+      !FileManager.default.fileExists(
+        atPath: root.appendingPathComponent("etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf").path))
   }
 
   /// units/ matches what persist installs, and systemd-analyze verify accepts every unit.
@@ -174,11 +189,14 @@ import Testing
     let units = Env.packageRoot.appendingPathComponent("units")
     let service = try String(contentsOf: units.appendingPathComponent("binfmtctl.service"), encoding: .utf8)
     #expect(try binfmtctl("_unit", "systemd").stdout == service)
-    #expect(try binfmtctl("_unit", "openrc").stdout == (try String(contentsOf: units.appendingPathComponent("openrc/binfmtctl"), encoding: .utf8)))
+    #expect(
+      try binfmtctl("_unit", "openrc").stdout
+        == (try String(contentsOf: units.appendingPathComponent("openrc/binfmtctl"), encoding: .utf8)))
     // verify checks that ExecStart exists: point it at the binary under test.
     let dir = try tempDir()
     let copy = dir.appendingPathComponent("binfmtctl.service")
-    try service.replacingOccurrences(of: "/usr/local/bin/binfmtctl", with: Env.binary).write(to: copy, atomically: true, encoding: .utf8)
+    try service.replacingOccurrences(of: "/usr/local/bin/binfmtctl", with: Env.binary).write(
+      to: copy, atomically: true, encoding: .utf8)
     let v = try run("/usr/bin/systemd-analyze", ["verify", copy.path])
     #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
     #expect(v.stderr.isEmpty, "\(v.stderr)")
@@ -192,7 +210,8 @@ import Testing
     let root = try tempDir()
     try FileManager.default.createDirectory(at: root.appendingPathComponent("usr"), withIntermediateDirectories: true)
     // The image shares the host's emulators (a bind would do; a symlinked /usr/bin is enough).
-    try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("usr/bin").path, withDestinationPath: "/usr/bin")
+    try FileManager.default.createSymbolicLink(
+      atPath: root.appendingPathComponent("usr/bin").path, withDestinationPath: "/usr/bin")
     let p = try binfmtctl("persist", "--root", root.path, "--all", "--init", "none")
     #expect(p.status == 0, "\(p.stderr)")
     let dir = root.appendingPathComponent("etc/binfmt.d").path
@@ -200,7 +219,8 @@ import Testing
     #expect(files.count >= 30)
     let theirs = parseSections(
       try inSandbox(#"/lib/systemd/systemd-binfmt "$1"/*.conf; "# + dumpTable, [dir]).stdout[...])
-    let ours = parseSections(try inSandbox(#""$1" install --all >/dev/null 2>&1; "# + dumpTable, [Env.binary]).stdout[...])
+    let ours = parseSections(
+      try inSandbox(#""$1" install --all >/dev/null 2>&1; "# + dumpTable, [Env.binary]).stdout[...])
     #expect(theirs.count == files.count)
     #expect(theirs == ours)
   }
@@ -229,7 +249,8 @@ import Testing
       printf '@json1=%s\\n' "$(tr -d '\\n' < /tmp/s1.$$)"
       printf '@json2=%s\\n' "$(tr -d '\\n' < /tmp/s2.$$)"
       """
-    let r = try run("/bin/sh", [sandbox, "/bin/sh", "-c", script, "sandbox", Env.binary, Env.fixtures.path], timeout: 120)
+    let r = try run(
+      "/bin/sh", [sandbox, "/bin/sh", "-c", script, "sandbox", Env.binary, Env.fixtures.path], timeout: 120)
     try #require(r.status != 77 && r.status != 78, "no sandbox: \(r.stderr)")
     var m: [String: String] = [:]
     for line in r.stdout.split(separator: "\n") where line.hasPrefix("@") {
@@ -244,7 +265,8 @@ import Testing
     #expect(r.stderr.contains("binfmtctl boot: 2 persisted: 0 already live, 2 registered, 0 failed"), "\(r.stderr)")
     #expect(m["run"] == "aarch64")
     #expect(m["boot-again"] == "0" && r.stderr.contains("2 persisted: 2 already live, 0 registered, 0 failed"))
-    #expect(m["boot-fix"] == "0" && r.stderr.contains("qemu-aarch64 differed from its persisted definition and was replaced"))
+    #expect(
+      m["boot-fix"] == "0" && r.stderr.contains("qemu-aarch64 differed from its persisted definition and was replaced"))
     #expect(m["flags"] == "flags: PF")
     #expect(m["persist-live"] == "0")
     #expect(m["files"] == "zz-binfmtctl-qemu-aarch64.conf zz-binfmtctl-qemu-riscv64.conf zz-binfmtctl-qemu-s390x.conf")

@@ -127,16 +127,24 @@ func syntheticHeader(_ a: Architecture, type: UInt16 = 2) -> [UInt8] {
     #expect(FileFormat.sniff([0x4d, 0x5a, 0x90, 0], size: 4) != .elf)
     if case .foreign(let v) = FileFormat.sniff([0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 61], size: 8) {
       #expect(v.hasPrefix("Java class file (class version 61)"))
-    } else { Issue.record("not foreign") }
+    } else {
+      Issue.record("not foreign")
+    }
     if case .foreign(let v) = FileFormat.sniff([0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2], size: 8) {
       #expect(v.hasPrefix("Mach-O universal"))
-    } else { Issue.record("not foreign") }
+    } else {
+      Issue.record("not foreign")
+    }
     if case .script(let s) = FileFormat.sniff(Array("#!/bin/sh\r\necho\r\n".utf8), size: 17) {
       #expect(s.interpreter == "/bin/sh\r" && s.crlf && s.problem != nil)
-    } else { Issue.record("not a script") }
+    } else {
+      Issue.record("not a script")
+    }
     if case .script(let s) = FileFormat.sniff(Array("#! /usr/bin/env  python3 -u \n".utf8), size: 29) {
       #expect(s.interpreter == "/usr/bin/env" && s.argument == "python3 -u" && s.problem == nil)
-    } else { Issue.record("not a script") }
+    } else {
+      Issue.record("not a script")
+    }
   }
 
   @Test func jsonIsSortedAndEscaped() {

@@ -6,9 +6,11 @@ struct PersistenceTests {
   let arm64 = Catalog.standard.resolve("arm64")!
 
   @Test func wslConfKeepsEverythingElseByteForByte() throws {
-    let original = "# my settings\r\n[network]\r\nhostname = box ; inline\r\n\r\n[boot]\r\nsystemd=false\r\n[user]\r\ndefault=me\r\n"
+    let original =
+      "# my settings\r\n[network]\r\nhostname = box ; inline\r\n\r\n[boot]\r\nsystemd=false\r\n[user]\r\ndefault=me\r\n"
     let added = try WSLConf.add("/usr/local/bin/binfmtctl boot", to: original, file: "wsl.conf")
-    #expect(added.contains("[boot]\r\n" + WSLConf.marker + "\r\ncommand = /usr/local/bin/binfmtctl boot\r\nsystemd=false"))
+    #expect(
+      added.contains("[boot]\r\n" + WSLConf.marker + "\r\ncommand = /usr/local/bin/binfmtctl boot\r\nsystemd=false"))
     #expect(WSLConf.bootCommand(added) == "/usr/local/bin/binfmtctl boot")
     #expect(try WSLConf.add("/usr/local/bin/binfmtctl boot", to: added, file: "wsl.conf") == added)  // idempotent
     #expect(WSLConf.remove(from: added) == original)
@@ -21,7 +23,9 @@ struct PersistenceTests {
     #expect(WSLConf.remove(from: try WSLConf.add("/x boot", to: "", file: "w")) == "")
 
     // Someone else's boot command: refused, not overwritten.
-    #expect(throws: BinfmtError.self) { try WSLConf.add("/x boot", to: "[boot]\ncommand = service docker start\n", file: "w") }
+    #expect(throws: BinfmtError.self) {
+      try WSLConf.add("/x boot", to: "[boot]\ncommand = service docker start\n", file: "w")
+    }
     #expect(WSLConf.systemdEnabled("[boot]\nsystemd = true\n"))
     #expect(!WSLConf.systemdEnabled("[other]\nsystemd = true\n"))
   }
@@ -38,22 +42,37 @@ struct PersistenceTests {
       ConfFile(directory: "/run/binfmt.d", name: "qemu-arm.conf", kind: .regular(":qemu-arm:M::ab::/run:F\n")),
     ]
     let c = BootConfiguration.resolve(files)
-    #expect(c.effective.map(\.path) == ["/usr/lib/binfmt.d/qemu-aarch64.conf", "/run/binfmt.d/qemu-arm.conf", "/etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf"])
+    #expect(
+      c.effective.map(\.path) == [
+        "/usr/lib/binfmt.d/qemu-aarch64.conf", "/run/binfmt.d/qemu-arm.conf",
+        "/etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf",
+      ])
     #expect(c.masked.map(\.file.path) == ["/usr/lib/binfmt.d/qemu-s390x.conf"])
     #expect(c.overridden.map(\.file.path) == ["/usr/lib/binfmt.d/qemu-arm.conf"])
     #expect(c.ours.map(\.registration) == [arm64.registration()])
     // Ours sorts after Debian's, so it is what systemd-binfmt leaves live.
     #expect(c.definitions(of: "qemu-aarch64").last?.file.directory == "/etc/binfmt.d")
     let r = PersistenceReport.make(config: c, live: [], managed: [], systemdApplies: true)
-    #expect(r.notes.contains { $0.entry == "qemu-aarch64" && $0.text.hasPrefix("qemu-aarch64: defined in /usr/lib/binfmt.d/qemu-aarch64.conf, then /etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf, applied in that order at boot; ours wins") })
-    #expect(r.notes.contains(PersistenceNote(entry: "qemu-s390x", "/usr/lib/binfmt.d/qemu-s390x.conf is masked by /etc/binfmt.d/qemu-s390x.conf")))
+    #expect(
+      r.notes.contains {
+        $0.entry == "qemu-aarch64"
+          && $0.text.hasPrefix(
+            "qemu-aarch64: defined in /usr/lib/binfmt.d/qemu-aarch64.conf, then /etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf, applied in that order at boot; ours wins"
+          )
+      })
+    #expect(
+      r.notes.contains(
+        PersistenceNote(
+          entry: "qemu-s390x", "/usr/lib/binfmt.d/qemu-s390x.conf is masked by /etc/binfmt.d/qemu-s390x.conf")))
     #expect(r.missingNow.map(\.entry) == ["qemu-aarch64"])
   }
 
   @Test func driftStates() {
     let reg = arm64.registration()
     let c = BootConfiguration.resolve([
-      ConfFile(directory: "/etc/binfmt.d", name: Persistence.fileName(entry: reg.name), kind: .regular(Persistence.fileText(reg, architecture: arm64)))
+      ConfFile(
+        directory: "/etc/binfmt.d", name: Persistence.fileName(entry: reg.name),
+        kind: .regular(Persistence.fileText(reg, architecture: arm64)))
     ])
     func live(_ r: Registration) -> KernelEntryStatus {
       KernelEntryStatus(name: r.name, enabled: true, interpreter: r.interpreter, flags: r.flags, match: r.match)
@@ -61,7 +80,8 @@ struct PersistenceTests {
     var changed = reg
     changed.flags = [.fixBinary]
     let s390 = Catalog.standard.resolve("s390x")!.registration()
-    let same = PersistenceReport.make(config: c, live: [live(reg), live(s390)], managed: [s390.name], systemdApplies: true)
+    let same = PersistenceReport.make(
+      config: c, live: [live(reg), live(s390)], managed: [s390.name], systemdApplies: true)
     #expect(same.live[reg.name]?.drift == .both)
     #expect(same.live[s390.name]?.drift == .liveOnly)
     #expect(same.problems.map(\.code) == [.lostAtReboot])
@@ -70,7 +90,9 @@ struct PersistenceTests {
     #expect(differs.problems.map(\.code) == [.differsFromPersisted])
     // A file without our marker is not ours, whatever its name.
     let foreign = BootConfiguration.resolve([
-      ConfFile(directory: "/etc/binfmt.d", name: Persistence.fileName(entry: reg.name), kind: .regular(reg.registerString() + "\n"))
+      ConfFile(
+        directory: "/etc/binfmt.d", name: Persistence.fileName(entry: reg.name),
+        kind: .regular(reg.registerString() + "\n"))
     ])
     #expect(foreign.ours.isEmpty)
   }

@@ -43,9 +43,10 @@ struct PlanningTests {
     let p = InstallPlan.make(wanted: wanted, live: [live(other)], replace: false)
     #expect(p.conflicts.count == 1)
     #expect(p.conflicts[0].reason == "has the same name")
-    #expect(p.conflicts[0].differences == [
-      "interpreter: /usr/libexec/qemu-binfmt/aarch64-binfmt-P → /usr/bin/qemu-aarch64-static", "flags: POF → PF",
-    ])
+    #expect(
+      p.conflicts[0].differences == [
+        "interpreter: /usr/libexec/qemu-binfmt/aarch64-binfmt-P → /usr/bin/qemu-aarch64-static", "flags: POF → PF",
+      ])
     let r = InstallPlan.make(wanted: wanted, live: [live(other)], replace: true)
     #expect(r.conflicts.isEmpty)
     #expect(r.steps == [.replace(removing: ["qemu-aarch64"], with: reg), .register(s390x.registration())])
@@ -66,7 +67,8 @@ struct PlanningTests {
     box.interpreter = "/gone"
     box.flags = []
     let i386 = c.resolve("i386")!.registration()
-    let ext = Registration(name: "python3.11", match: .fileExtension("pyc"), interpreter: "/usr/bin/python3.11", flags: [])
+    let ext = Registration(
+      name: "python3.11", match: .fileExtension("pyc"), interpreter: "/usr/bin/python3.11", flags: [])
     let report = TableAnalysis.analyze(
       mounted: true, enabled: true, entries: [live(box), live(reg), live(i386), live(ext, enabled: false)],
       facts: { $0 == "/gone" ? InterpreterFacts(exists: false, executable: false, isStatic: nil) : good }, catalog: c,
@@ -82,25 +84,35 @@ struct PlanningTests {
     #expect(report.entries.map(\.managed) == [false, true, true, false])
 
     let dyn = TableAnalysis.analyze(
-      mounted: true, enabled: true, entries: [live(reg)], facts: { _ in InterpreterFacts(exists: true, executable: true, isStatic: false) },
+      mounted: true, enabled: true, entries: [live(reg)],
+      facts: { _ in InterpreterFacts(exists: true, executable: true, isStatic: false) },
       catalog: c, hostMachine: "x86_64")
     #expect(dyn.problems.map(\.code) == [.dynamicWithF])
-    let unmounted = TableAnalysis.analyze(mounted: false, enabled: false, entries: [], facts: { _ in good }, catalog: c, hostMachine: "x86_64")
+    let unmounted = TableAnalysis.analyze(
+      mounted: false, enabled: false, entries: [], facts: { _ in good }, catalog: c, hostMachine: "x86_64")
     #expect(unmounted.problems.map(\.code) == [.notMounted])
   }
 
   @Test func selectionLeavesForeignEntriesAlone() throws {
-    let wsl = Registration(name: "WSLInterop", match: .magic(offset: 0, magic: Array("MZ".utf8), mask: nil), interpreter: "/init", flags: [.preserveArgv0, .fixBinary])
+    let wsl = Registration(
+      name: "WSLInterop", match: .magic(offset: 0, magic: Array("MZ".utf8), mask: nil), interpreter: "/init",
+      flags: [.preserveArgv0, .fixBinary])
     let reg = arm64.registration()
     var box = reg
     box.name = "box-arm64"
     box.interpreter = "/usr/bin/box64"
     let report = TableAnalysis.analyze(
-      mounted: true, enabled: true, entries: [live(wsl), live(reg), live(box)], facts: { _ in good }, catalog: c, hostMachine: "x86_64")
+      mounted: true, enabled: true, entries: [live(wsl), live(reg), live(box)], facts: { _ in good }, catalog: c,
+      hostMachine: "x86_64")
     #expect(try EntrySelection.select([], all: true, report: report, catalog: c).entries == ["qemu-aarch64"])
     #expect(try EntrySelection.select(["arm64"], all: false, report: report, catalog: c).entries == ["qemu-aarch64"])
-    #expect(try EntrySelection.select(["WSLInterop", "box-arm64"], all: false, report: report, catalog: c).entries == ["WSLInterop", "box-arm64"])
+    #expect(
+      try EntrySelection.select(["WSLInterop", "box-arm64"], all: false, report: report, catalog: c).entries == [
+        "WSLInterop", "box-arm64",
+      ])
     #expect(try EntrySelection.select(["riscv64"], all: false, report: report, catalog: c).entries == [])
-    #expect(throws: BinfmtError.self) { try EntrySelection.select(["../status"], all: false, report: report, catalog: c) }
+    #expect(throws: BinfmtError.self) {
+      try EntrySelection.select(["../status"], all: false, report: report, catalog: c)
+    }
   }
 }

@@ -79,7 +79,9 @@ import Testing
 
   @Test func everyCatalogEntryRoundTrips() throws {
     for a in Catalog.standard.architectures {
-      for flags: BinfmtFlags in [[], Architecture.defaultFlags, [.preserveArgv0, .openBinary, .credentials, .fixBinary]] {
+      for flags: BinfmtFlags in [
+        [], Architecture.defaultFlags, [.preserveArgv0, .openBinary, .credentials, .fixBinary],
+      ] {
         let r = a.registration(flags: flags)
         for d in [":", "|", "#"] as [Character] {
           let s = r.registerString(delimiter: d)

@@ -9,7 +9,8 @@ struct RulesTests {
   var arm64: Architecture { c.resolve("arm64")! }
 
   func live(_ r: Registration, name: String? = nil, enabled: Bool = true) -> KernelEntryStatus {
-    KernelEntryStatus(name: name ?? r.name, enabled: enabled, interpreter: r.interpreter, flags: r.flags, match: r.match)
+    KernelEntryStatus(
+      name: name ?? r.name, enabled: enabled, interpreter: r.interpreter, flags: r.flags, match: r.match)
   }
 
   /// The kernel's choice: enabled entries in directory order (newest first), first match wins.
@@ -42,7 +43,8 @@ struct RulesTests {
     let wsl = BootServiceVerdict.decide(initSystem: .wsl, installed: false, linked: false, persistedFiles: 1)
     #expect(wsl.state == .absent && !wsl.firesAtBoot && wsl.problem?.fix == "sudo binfmtctl persist")
     // Nothing persisted: nothing to warn about.
-    #expect(BootServiceVerdict.decide(initSystem: .none, installed: false, linked: false, persistedFiles: 0).problem == nil)
+    #expect(
+      BootServiceVerdict.decide(initSystem: .none, installed: false, linked: false, persistedFiles: 0).problem == nil)
   }
 
   @Test func filePlans() throws {
@@ -50,21 +52,29 @@ struct RulesTests {
     #expect(try FilePlan.persistedEntry("/p", text: text, existing: .absent, replace: false).verb == .write)
     #expect(try FilePlan.persistedEntry("/p", text: text, existing: .file(text), replace: false).verb == .unchanged)
     let older = Persistence.fileText(arm64.registration(flags: [.fixBinary]), architecture: arm64)
-    #expect(throws: BinfmtError.self) { try FilePlan.persistedEntry("/p", text: text, existing: .file(older), replace: false) }
+    #expect(throws: BinfmtError.self) {
+      try FilePlan.persistedEntry("/p", text: text, existing: .file(older), replace: false)
+    }
     #expect(try FilePlan.persistedEntry("/p", text: text, existing: .file(older), replace: true).verb == .update)
     for foreign: FileNode in [.symlink(to: "/dev/null"), .file("# mine\n"), .other] {
-      #expect(throws: BinfmtError.self) { try FilePlan.persistedEntry("/p", text: text, existing: foreign, replace: true) }
+      #expect(throws: BinfmtError.self) {
+        try FilePlan.persistedEntry("/p", text: text, existing: foreign, replace: true)
+      }
     }
     #expect(try FilePlan.link("/l", to: "/t", existing: .absent).kind == .symlink("/t"))
     #expect(try FilePlan.link("/l", to: "/t", existing: .symlink(to: "/t")).verb == .unchanged)
     #expect(throws: BinfmtError.self) { try FilePlan.link("/l", to: "/t", existing: .symlink(to: "/u")) }
-    #expect(throws: BinfmtError.self) { try FilePlan.ownFile("/u", text: "a", mode: 0o644, existing: .file("b"), isOurs: { _ in false }) }
+    #expect(throws: BinfmtError.self) {
+      try FilePlan.ownFile("/u", text: "a", mode: 0o644, existing: .file("b"), isOurs: { _ in false })
+    }
   }
 
   /// One binfmt.d producer: both file kinds parse back to the registration they were made from.
   @Test func binfmtDTextRoundTrips() throws {
     let reg = arm64.registration()
-    for text in [Persistence.fileText(reg, architecture: arm64), BinfmtD.generated(for: arm64, registration: reg, catalog: c)] {
+    for text in [
+      Persistence.fileText(reg, architecture: arm64), BinfmtD.generated(for: arm64, registration: reg, catalog: c),
+    ] {
       #expect(try BinfmtDFile.parse(text, file: "t.conf").entries.map(\.registration) == [reg])
     }
     #expect(Persistence.isOurs(Persistence.fileText(reg, architecture: nil)))
