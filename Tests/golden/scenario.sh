@@ -24,6 +24,10 @@ for r in img orc wsl; do cp /usr/bin/qemu-aarch64-static /usr/bin/qemu-s390x-sta
 printf '#!/bin/sh\r\necho hi\r\n' > $W/crlf.sh
 printf '#!/bin/sh\necho hi\n' > $W/ok.sh
 printf 'MZ\220\0\3\0\0\0' > $W/pe.exe
+# The fixtures at a fixed path: text columns are as wide as the longest path.
+mkdir -p $W/fx
+cp "$F/hello-arm64" "$F/busybox-armel" "$F/busybox-i386" $W/fx/
+F=$W/fx
 
 t() {
   echo "### binfmtctl $*"
