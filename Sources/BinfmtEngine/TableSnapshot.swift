@@ -6,7 +6,6 @@ import LinuxSystem
 public struct TableSnapshot: Sendable {
   public var path: String
   public var kernelSupport: KernelSupport
-  public var table: BinfmtMiscTable
   public var report: TableReport
   public var boot: BootView?
 
@@ -38,7 +37,7 @@ public struct TableSnapshot: Sendable {
         return f
       }, catalog: context.catalog, hostMachine: context.hostMachine)
     var snap = TableSnapshot(
-      path: paths.binfmtMisc.string, kernelSupport: support, table: table, report: report, boot: nil)
+      path: paths.binfmtMisc.string, kernelSupport: support, report: report, boot: nil)
     if withPersistence { snap.boot = bootView(context, live: table.entries, report: report) }
     return snap
   }
