@@ -31,6 +31,7 @@ struct EntryDefinitionOptions: ParsableArguments {
   @Flag(help: "Allow the C flag (the interpreter runs with a setuid binary's privileges).") var credentials = false
   @Option(help: "Emulator to use (one architecture only).") var emulator: String?
   @Option(help: "Look for qemu-<arch>[-static] here first.") var qemuDir: [String] = []
+  @Flag(help: "Accept an --emulator that says it is qemu for another target.") var force = false
 
   func validate() throws {
     try NamesOrAll.validate(architectures, all: all, plural: "architectures", singular: "architecture", required: false)
@@ -44,6 +45,6 @@ struct EntryDefinitionOptions: ParsableArguments {
     guard all || !architectures.isEmpty else { return nil }
     return EntryRequest(
       names: all ? nil : architectures, includeNative: includeNative, flags: flags, credentials: credentials,
-      emulator: emulator, qemuDirs: qemuDir)
+      emulator: emulator, qemuDirs: qemuDir, force: force)
   }
 }

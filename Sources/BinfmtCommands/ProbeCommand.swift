@@ -14,11 +14,17 @@ struct Probe: EngineCommand {
       """)
 
   @Argument(help: "Architectures to probe.") var architectures: [String] = []
-  @Option(help: "Seconds before a probe counts as hung.") var timeout: Int = 10
+  @Option(help: "Seconds before a probe counts as hung (1 to \(ProbeRunner.maxTimeoutSeconds)).") var timeout: Int = 10
   @Option(help: "Directory for the probe files (default: $TMPDIR or /tmp; must allow exec).") var dir: String?
   @OptionGroup var output: JSONOption
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { output.format }
+
+  func validate() throws {
+    guard (1...ProbeRunner.maxTimeoutSeconds).contains(timeout) else {
+      throw ValidationError("--timeout must be between 1 and \(ProbeRunner.maxTimeoutSeconds) seconds, not \(timeout)")
+    }
+  }
 
   func report(_ context: EngineContext) throws -> any CommandReport {
     try ProbeRunner(context).probe(architectures, directory: dir, timeoutSeconds: timeout)

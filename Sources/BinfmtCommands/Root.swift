@@ -55,8 +55,9 @@ public enum BinfmtctlMain {
   /// The one top-level handler: builds the context once, runs the command, renders its
   /// report, and turns every error into one line on stderr and an exit code.
   public static func run(_ arguments: [String]? = nil) -> Never {
+    CurrentProcess.ignoreBrokenPipe()
     let output = OutputSink.standard
-    let status: ExitStatus
+    var status: ExitStatus
     do {
       var command = try Binfmtctl.parseAsRoot(arguments)
       if let c = command as? any EngineCommand {
@@ -84,6 +85,11 @@ public enum BinfmtctlMain {
         output.stderr(Binfmtctl.fullMessage(for: error) + "\n")
         status = .usage
       }
+    }
+    if let e = CurrentProcess.firstStdoutError, status == .ok || status == .partial {
+      // The work is done, but whoever reads stdout did not get the report.
+      output.stderr("binfmtctl: error: cannot write the report to stdout: \(e)\n")
+      status = .system
     }
     CurrentProcess.exit(status.rawValue)
   }

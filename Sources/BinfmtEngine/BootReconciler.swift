@@ -14,13 +14,19 @@ public struct BootReconciler: Sendable {
     let log = BootLog(context)
     let files = ConfigFiles.scanBinfmtD(paths, directories: [Persistence.etcDirectory])
     let config = BootConfiguration.resolve(files, directories: [Persistence.etcDirectory])
-    for e in config.errors where Persistence.entryName(fileName: e.file.name) != nil {
-      log.problem("\(e.error)")
+    // Our files only (systemd-binfmt applies the rest); a bad line never hides the good ones.
+    let broken = config.errors.filter { $0.file.name.isEmpty || Persistence.entryName(fileName: $0.file.name) != nil }
+    for e in broken {
+      let p = PersistenceReport.brokenFile(e.file, e.error, catalog: context.catalog)
+      log.problem(p.message + (p.fix.map { "; fix: \($0)" } ?? ""), priority: .error)
     }
     let persisted = config.ours.map(\.registration)
     if persisted.isEmpty {
-      log.summary("nothing persisted in \(Persistence.etcDirectory)", failed: false)
-      return BootReport(failed: [])
+      let why =
+        broken.isEmpty
+        ? "" : ", \(broken.count) unusable line\(broken.count == 1 ? "" : "s") or file\(broken.count == 1 ? "" : "s")"
+      log.summary("nothing persisted in \(Persistence.etcDirectory)\(why)", failed: !broken.isEmpty)
+      return BootReport(failed: [], unusable: broken.count)
     }
     let bm = BinfmtMisc(paths: paths)
     var registered: [String] = []
@@ -50,6 +56,15 @@ public struct BootReconciler: Sendable {
           } else {
             try bm.register(r)
             registered.append(r.name)
+            // The newest entry wins in the kernel: say whose executables ours just took.
+            let served = context.catalog.architectures.filter { r.matches(header: $0.sampleHeader) }
+            for e in live.entries where e.name != r.name && e.enabled {
+              let taken = served.filter { e.registration.matches(header: $0.sampleHeader) }.map(\.name)
+              if taken.isEmpty { continue }
+              log.problem(
+                "\(r.name) now takes \(taken.joined(separator: ", ")) executables from the live entry \(e.name) (\(e.interpreter)), registered by another tool: the newest entry wins",
+                priority: .warning)
+            }
           }
         } catch {
           failed.append(r.name)
@@ -64,8 +79,11 @@ public struct BootReconciler: Sendable {
     if !replaced.isEmpty { s += ", \(replaced.count) replaced" }
     s += ", \(failed.count) failed"
     if !failed.isEmpty { s += " (\(failed.joined(separator: ", ")))" }
-    log.summary(s, failed: !failed.isEmpty)
-    return BootReport(failed: failed)
+    if !broken.isEmpty {
+      s += ", \(broken.count) unusable line\(broken.count == 1 ? "" : "s") or file\(broken.count == 1 ? "" : "s")"
+    }
+    log.summary(s, failed: !failed.isEmpty || !broken.isEmpty)
+    return BootReport(failed: failed, unusable: broken.count)
   }
 }
 
@@ -73,8 +91,10 @@ public struct BootReconciler: Sendable {
 public struct BootReport: CommandReport {
   /// Persisted entries that could not be registered.
   public var failed: [String]
+  /// Lines or files of ours that could not be applied (each logged with file:line).
+  public var unusable: Int
   public var text: String { "" }
-  public var partialFailure: Bool { !failed.isEmpty }
+  public var partialFailure: Bool { !failed.isEmpty || unusable > 0 }
 }
 
 /// Journal when journald listens, stderr otherwise; STATUS= for systemd either way.

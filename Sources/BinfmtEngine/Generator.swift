@@ -64,14 +64,27 @@ public struct Generator: Sendable {
         request.interpreter
         ?? request.interpreterDir.map { FilePath($0).appending("qemu-\(a.qemuTarget)-static").string }
       let reg = a.registration(interpreter: interp, flags: flagSet)
+      try Registration.checkInterpreterPath(
+        reg.interpreter, option: request.interpreter != nil ? "--interpreter" : "--interpreter-dir")
       try reg.checkRoundTrip(at: a.name)
-      if !reg.interpreter.hasPrefix("/") {
-        throw BinfmtError(.invalidInput, "interpreter '\(reg.interpreter)' is not an absolute path", at: a.name)
+      // The same rule as install's: a C interpreter must be root's alone. Generated files are
+      // often for another machine: a path absent here is noted, not refused.
+      if flagSet.contains(.credentials) {
+        if !context.files.exists(reg.interpreter) {
+          context.output.note(
+            "\(reg.interpreter) is not on this host: check on the target that it and its directories are root-owned and not writable by others (C flag)"
+          )
+        } else if let bad = context.files.untrusted(reg.interpreter) {
+          throw BinfmtError(
+            .invalidInput, "refusing the C flag: \(bad.why)", at: a.name,
+            cause: "a C interpreter runs with the privileges of every setuid program it starts",
+            fix: Hint.trustedEmulator(refused: reg.interpreter, culprit: bad.culprit, target: a.qemuTarget))
+        }
       }
       files.append(
         GenerateReport.File(
           name: BinfmtD.fileName(for: a), registration: reg,
-          text: BinfmtD.generated(for: a, registration: reg, catalog: catalog)))
+          text: try BinfmtD.generated(for: a, registration: reg, catalog: catalog)))
     }
     if let outputDirectory {
       let dir = FilePath(outputDirectory)

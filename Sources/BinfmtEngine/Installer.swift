@@ -11,11 +11,14 @@ public struct EntryRequest: Sendable {
   public var credentials: Bool
   public var emulator: String?
   public var qemuDirs: [String]
+  /// Accept an `emulator` that says it is qemu for another target.
+  public var force: Bool
 
   public init(
     names: [String]?, includeNative: Bool = false, flags: String? = nil, credentials: Bool = false,
-    emulator: String? = nil, qemuDirs: [String] = []
+    emulator: String? = nil, qemuDirs: [String] = [], force: Bool = false
   ) {
+    self.force = force
     self.names = names
     self.includeNative = includeNative
     self.flags = flags
@@ -94,12 +97,20 @@ public struct Installer: Sendable {
     for a in archs {
       var interp: String
       if let emulator = request.emulator {
-        guard emulator.hasPrefix("/") else {
-          throw BinfmtError(.invalidInput, "must be an absolute path", at: "--emulator")
-        }
+        try Registration.checkInterpreterPath(emulator, option: "--emulator")
         let f = files.interpreter(emulator)
         guard f.exists else { throw BinfmtError(.notFound, "no such file", at: emulator) }
-        guard f.executable else { throw BinfmtError(.invalidInput, "not an executable file", at: emulator) }
+        guard f.executable else {
+          throw BinfmtError(.invalidInput, "not an executable file", at: emulator, fix: "sudo chmod 755 \(emulator)")
+        }
+        if flagSet.contains(.credentials), let bad = files.untrusted(emulator) {
+          // Before running it: an emulator others can replace is not run as root here either.
+          throw BinfmtError(
+            .invalidInput, "refusing the C flag: \(bad.why)", at: a.name,
+            cause: "a C interpreter runs with the privileges of every setuid program it starts",
+            fix: Hint.trustedEmulator(refused: emulator, culprit: bad.culprit, target: a.qemuTarget))
+        }
+        try EmulatorCheck(context).check(emulator, for: a, force: request.force)
         interp = emulator
       } else if let chosen = discovery.choose(for: a, extraDirectories: request.qemuDirs) {
         interp = chosen.path
@@ -115,11 +126,11 @@ public struct Installer: Sendable {
         }
         continue
       }
-      if flagSet.contains(.credentials), let why = files.untrustedReason(interp) {
+      if flagSet.contains(.credentials), let bad = files.untrusted(interp) {
         throw BinfmtError(
-          .invalidInput, "refusing the C flag: \(why)", at: a.name,
+          .invalidInput, "refusing the C flag: \(bad.why)", at: a.name,
           cause: "a C interpreter runs with the privileges of every setuid program it starts",
-          fix: "use a root-owned emulator in a root-only directory, e.g. /usr/bin/qemu-\(a.qemuTarget)-static")
+          fix: Hint.trustedEmulator(refused: interp, culprit: bad.culprit, target: a.qemuTarget))
       }
       let reg = a.registration(interpreter: interp, flags: flagSet)
       try reg.checkRoundTrip(at: a.name)
@@ -152,10 +163,18 @@ public struct Installer: Sendable {
   /// the returned value holds until it is executed or dropped: root, the mount, a writable
   /// table, and a plan without conflicts.
   public func prepare(_ wanted: [WantedEntry], replace: Bool) throws(BinfmtError) -> PreparedInstall {
+    try BinfmtMisc.requireRoot()
+    return try prepare(wanted, replace: replace, holding: try TableLock(paths: context.paths))
+  }
+
+  /// The same, under a lock the caller already holds (`persist` holds it from its first read
+  /// of the table to its last write, so plan, files and registration are one critical section).
+  public func prepare(_ wanted: [WantedEntry], replace: Bool, holding lock: consuming TableLock) throws(BinfmtError)
+    -> PreparedInstall
+  {
     let paths = context.paths
     let bm = BinfmtMisc(paths: paths)
     try BinfmtMisc.requireRoot()
-    let lock = try TableLock(paths: paths)
     try bm.ensureMounted()
     try bm.checkWritable()
     let table = BinfmtMiscTable.read(paths)

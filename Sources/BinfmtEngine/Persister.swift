@@ -90,15 +90,41 @@ public struct Persister: Sendable {
     let initSystem = initSystem ?? InitSystem.detect(ctx.paths, offline: offline)
     let execPath = exec ?? (offline ? Units.defaultExec : CurrentProcess.executablePath ?? Units.defaultExec)
     if !execPath.hasPrefix("/") { throw BinfmtError(.invalidInput, "must be an absolute path", at: "--exec-path") }
-    if execPath.contains(where: { $0 == " " || $0 == "\n" || $0 == "\"" || $0 == "\\" || $0 == "%" }) {
+    // It lands in a shell script (OpenRC), a unit's ExecStart= and wsl.conf: only characters
+    // that mean themselves in all three, so nothing needs quoting and nothing can run.
+    if let bad = execPath.unicodeScalars.first(where: { !Self.execPathAllowed($0) }) {
       throw BinfmtError(
-        .invalidInput, "the binary's path must not contain spaces, quotes, backslashes or %", at: execPath)
+        .invalidInput,
+        "contains \(bad.properties.generalCategory == .control ? "a control character (0x\(String(bad.value, radix: 16)))" : "'\(bad)'"); the boot files can carry only letters, digits and / . _ - + @ , =",
+        at: "--exec-path",
+        fix: "install binfmtctl at a plain path (e.g. /usr/local/bin/binfmtctl) and pass that")
     }
     return Target(context: ctx, offline: offline, initSystem: initSystem, exec: execPath)
   }
 
+  static func execPathAllowed(_ c: Unicode.Scalar) -> Bool {
+    switch c {
+    case "a"..."z", "A"..."Z", "0"..."9", "/", ".", "_", "-", "+", "@", ",", "=": return true
+    default: return false
+    }
+  }
+
+  /// The table lock for a command that changes files: required on the running system (where
+  /// the files and the table must agree), taken when possible for an image.
+  func lock(_ t: Target) throws(BinfmtError) -> TableLock? {
+    if !t.offline { try BinfmtMisc.requireRoot() }
+    do {
+      return try TableLock(paths: context.paths)
+    } catch {
+      if t.offline { return nil }
+      throw error
+    }
+  }
+
   public func persist(_ request: Request) throws(BinfmtError) -> PersistReport {
     let t = try target(root: request.root, initSystem: request.initSystem, exec: request.execPath)
+    // One critical section: the live table read, the plan, the files and the registration.
+    var held: TableLock? = request.dryRun ? nil : try lock(t)
     // 1. What to persist: built from the image's emulators, or the live qemu entries.
     let wanted: [WantedEntry]
     if let entries = request.entries {
@@ -120,7 +146,7 @@ public struct Persister: Sendable {
     var changes: [FileChange] = []
     for w in wanted {
       let path = Persistence.etcDirectory + "/" + Persistence.fileName(entry: w.registration.name)
-      let text = Persistence.fileText(w.registration, architecture: w.arch)
+      let text = try Persistence.fileText(w.registration, architecture: w.arch)
       changes.append(
         try FilePlan.persistedEntry(path, text: text, existing: t.layout.node(path), replace: request.replace))
     }
@@ -131,12 +157,30 @@ public struct Persister: Sendable {
     }
     // 3. Registering now: under the lock, planned once against the live table, conflicts
     //    refused before the first file is written.
-    let prepared: PreparedInstall? =
-      registerNow ? try Installer(context).prepare(wanted, replace: request.replace) : nil
-    // 4. Files, then the service.
-    try FileChanges(t.context).apply(changes)
+    var prepared: PreparedInstall? = nil
+    if registerNow {
+      guard let lock = held.take() else {
+        throw BinfmtError(.system, "the table lock was not taken", at: "persist")
+      }
+      prepared = try Installer(context).prepare(wanted, replace: request.replace, holding: lock)
+    }
+    // 4. Files, then the service. A failure after the first write says what was written.
+    let files = FileChanges(t.context)
+    try files.checkWritable(changes)
+    var written: [FileChange] = []
+    do throws(BinfmtError) {
+      try files.perform(changes, done: &written)
+    } catch {
+      throw Self.afterWrites(error, written: written, root: t.offline ? t.context.paths.root.string : "")
+    }
     var notes: [String] = []
-    if t.initSystem == .systemd { notes.append(try enableSystemd(t)) }
+    if t.initSystem == .systemd {
+      do throws(BinfmtError) {
+        notes.append(try enableSystemd(t))
+      } catch {
+        throw Self.afterWrites(error, written: written, root: "")
+      }
+    }
     if t.initSystem == .none {
       notes.append(
         "no init system detected: /etc/binfmt.d is read by systemd-binfmt or OpenRC only; run `\(t.exec) boot` at startup yourself (or pass --init)"
@@ -149,8 +193,19 @@ public struct Persister: Sendable {
     notes += report.notes.filter { $0.entry.map(names.contains) ?? false }.map(\.text)
     for n in notes { context.output.note(n) }
     // 5. Register now.
-    let outcomes = prepared?.execute() ?? []
+    let outcomes = prepared.take()?.execute() ?? []
+    _ = held.take()
     return PersistReport(target: t, files: changes, registered: outcomes, dryRun: false)
+  }
+
+  /// An error after some files were changed: which ones, so nobody has to guess the state.
+  static func afterWrites(_ e: BinfmtError, written: [FileChange], root: String) -> BinfmtError {
+    let done = written.filter { $0.verb != .unchanged }
+    guard !done.isEmpty else { return e }
+    let list = done.map { "\($0.verb.rawValue) \(root)\($0.path)" }.joined(separator: ", ")
+    var out = e
+    out.message += "; already done before it failed: \(list) (nothing was registered)"
+    return out
   }
 
   /// The boot mechanism's files for the chosen init system.
@@ -217,6 +272,8 @@ public struct Persister: Sendable {
   /// architectures; with `all`, the boot service too.
   public func unpersist(names: [String], all: Bool, root: String?, dryRun: Bool) throws(BinfmtError) -> PersistReport {
     let t = try target(root: root, initSystem: nil, exec: nil)
+    let held: TableLock? = dryRun ? nil : try lock(t)
+    defer { _ = held }
     let l = t.layout
     let config = BootConfiguration.resolve(
       ConfigFiles.scanBinfmtD(t.context.paths, directories: [Persistence.etcDirectory]),
@@ -279,8 +336,13 @@ public struct Persister: Sendable {
       let bus = try SystemBus()
       _ = try bus.disableUnitFiles([Units.systemdName])
     }
-    try files.perform(changes)
-    if disableOverBus { try SystemBus().reload() }
+    var written: [FileChange] = []
+    do throws(BinfmtError) {
+      try files.perform(changes, done: &written)
+      if disableOverBus { try SystemBus().reload() }
+    } catch {
+      throw Self.afterWrites(error, written: written, root: t.offline ? t.context.paths.root.string : "")
+    }
     if changes.isEmpty { context.output.note("nothing persisted by binfmtctl to remove") }
     return PersistReport(target: t, files: changes, registered: [], dryRun: false)
   }
@@ -305,6 +367,12 @@ struct FileChanges {
   }
 
   func perform(_ changes: [FileChange]) throws(BinfmtError) {
+    var done: [FileChange] = []
+    try perform(changes, done: &done)
+  }
+
+  /// `done` gets each change once it is made, so a failure part-way can say what was.
+  func perform(_ changes: [FileChange], done: inout [FileChange]) throws(BinfmtError) {
     for c in changes {
       let p = context.paths.path(c.path)
       switch c.kind {
@@ -322,6 +390,7 @@ struct FileChanges {
       case .removeSymlink(let to):
         try ConfigFiles.removeSymlink(p, ifPointingTo: to)
       }
+      done.append(c)
     }
   }
 }

@@ -29,6 +29,8 @@ public struct ProbeRunner: Sendable {
 
   /// Every probe program calls exit(42).
   public static let expected: UInt8 = 42
+  /// The longest `--timeout` accepted: an hour is already far past any hung emulator.
+  public static let maxTimeoutSeconds = 3600
 
   /// `architectures` empty: every architecture an enabled live entry serves. `directory`:
   /// where the probe files go (nil: $TMPDIR or /tmp). `timeoutSeconds` per probe.
@@ -51,6 +53,11 @@ public struct ProbeRunner: Sendable {
       }
     } else {
       archs = try catalog.resolve(names: architectures)
+    }
+    guard (1...Self.maxTimeoutSeconds).contains(timeoutSeconds) else {
+      throw BinfmtError(
+        .invalidInput, "must be between 1 and \(Self.maxTimeoutSeconds) seconds, not \(timeoutSeconds)", at: "--timeout"
+      )
     }
     let tmp = CurrentProcess.environment("TMPDIR").flatMap { $0.isEmpty ? nil : $0 }
     let workdir = try TemporaryDirectory(in: directory ?? tmp ?? "/tmp", prefix: "binfmtctl-probe")
@@ -90,10 +97,18 @@ public struct ProbeRunner: Sendable {
       return ProbeResult(arch: a.name, status: .timedOut, via: via, detail: "no exit after \(timeoutSeconds) s")
     case .execFailed(let e):
       switch e {
-      case .execFormatError:
+      case .execFormatError where !table.enabled && table.mounted:
         return ProbeResult(
           arch: a.name, status: .execFormatError, via: "-",
-          detail: "Exec format error: no enabled binfmt_misc entry matches; fix: sudo binfmtctl install \(a.name)")
+          detail:
+            "Exec format error: binfmt_misc is disabled as a whole; fix: echo 1 | sudo tee \(context.paths.binfmtMisc)/status"
+        )
+      case .execFormatError:
+        let disabled = table.entries.first { !$0.enabled && $0.registration.matches(header: elf) }
+        let fix = disabled.map { "sudo binfmtctl enable \($0.name)" } ?? "sudo binfmtctl install \(a.name)"
+        return ProbeResult(
+          arch: a.name, status: .execFormatError, via: "-",
+          detail: "Exec format error: no enabled binfmt_misc entry matches; fix: \(fix)")
       case .noSuchFileOrDirectory:
         let noF = handler?.flags.contains(.fixBinary) == false ? " (no F flag: it is looked up at exec time)" : ""
         return ProbeResult(

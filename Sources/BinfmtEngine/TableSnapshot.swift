@@ -42,14 +42,50 @@ public struct TableSnapshot: Sendable {
     return snap
   }
 
+  /// The `persist` that works for a live entry: plain when what persist would build is that
+  /// entry (so the plan has no conflict), `--replace` when it differs (a container tool's
+  /// registration, say), and first the emulator when this host has none.
+  static func persistFix(_ context: EngineContext, for e: KernelEntryStatus) -> String {
+    var quiet = context
+    quiet.output = OutputSink { _, _ in }
+    // The name persist understands: the entry's, or else the architecture it serves.
+    let name =
+      context.catalog.resolve(e.name) != nil
+      ? e.name : TableAnalysis.architectures(served: e.registration, catalog: context.catalog).first ?? e.name
+    let native =
+      context.catalog.resolve(name).map { context.catalog.isNative($0, unameMachine: context.hostMachine) } ?? false
+    let extra = native ? " --include-native" : ""
+    do throws(BinfmtError) {
+      let built = try Installer(quiet).build(EntryRequest(names: [name], includeNative: native))
+      if built.count == 1, InstallPlan.sameDefinition(built[0].registration, e.registration) {
+        return "sudo binfmtctl persist\(extra) \(name)"
+      }
+      return "sudo binfmtctl persist --replace\(extra) \(name)"
+    } catch {
+      if error.kind == .notFound {
+        return
+          "install qemu-user-static (\(Hint.installQemuUserStatic)), then: sudo binfmtctl persist --replace\(extra) \(name)"
+      }
+      return "sudo binfmtctl persist --replace\(extra) \(name)"
+    }
+  }
+
   static func bootView(_ context: EngineContext, live: [KernelEntryStatus], report: TableReport) -> BootView {
     let t = PersistLayout(paths: context.paths)
     let initSystem = InitSystem.detect(context.paths, offline: false)
     let config = BootConfiguration.resolve(ConfigFiles.scanBinfmtD(context.paths))
     let ourFiles = config.ours.map(\.file.path)
     let managed = Set(report.entries.filter(\.managed).map(\.entry.name))
-    let persistence = PersistenceReport.make(
+    var persistence = PersistenceReport.make(
       config: config, live: live, managed: managed, systemdApplies: initSystem == .systemd)
+    persistence.problems = persistence.problems.map { p in
+      guard p.code == .lostAtReboot, let name = p.entry, let e = live.first(where: { $0.name == name }) else {
+        return p
+      }
+      var p = p
+      p.fix = persistFix(context, for: e)
+      return p
+    }
     let (installed, linked) = t.bootService(initSystem)
     let verdict = BootServiceVerdict.decide(
       initSystem: initSystem, installed: installed, linked: linked, persistedFiles: ourFiles.count)

@@ -86,4 +86,14 @@ public enum Hint {
   /// How to get the qemu-user emulators on the common distributions.
   public static let installQemuUserStatic =
     "Debian/Ubuntu: apt install qemu-user-static; Fedora: dnf install qemu-user-static; Arch: pacman -S qemu-user-static"
+
+  /// The fix for an emulator refused as untrusted: the distribution's own path when the refused
+  /// one is elsewhere; when the refused one is that path, making its culprit root's again.
+  public static func trustedEmulator(refused: String, culprit: String, target: String) -> String {
+    let standard = "/usr/bin/qemu-\(target)-static"
+    if refused != standard && !culprit.hasPrefix("/usr/bin") {
+      return "use a root-owned emulator in a root-only directory: --emulator \(standard)"
+    }
+    return "sudo chown root:root \(culprit) && sudo chmod go-w \(culprit)"
+  }
 }

@@ -97,33 +97,87 @@ public struct KernelEntryStatus: Hashable, Sendable {
 }
 
 /// systemd binfmt.d(5): one register string per line; `#` and `;` start comments.
-public struct BinfmtDFile: Sendable, Equatable {
+public struct BinfmtDFile: Sendable {
   public struct Line: Sendable, Equatable {
     public var number: Int
     public var registration: Registration
   }
+  /// Every line that parses, in file order.
   public var entries: [Line]
+  /// Every line that does not, located `file:line` and naming the field.
+  public var errors: [BinfmtError]
 
-  public init(entries: [Line]) { self.entries = entries }
+  public init(entries: [Line], errors: [BinfmtError] = []) {
+    self.entries = entries
+    self.errors = errors
+  }
 
-  /// Parses a binfmt.d file; errors name `file:line` and the field.
-  public static func parse(_ text: String, file: String) throws(BinfmtError) -> BinfmtDFile {
-    var entries: [Line] = []
-    var n = 0
-    for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-      n += 1
-      // systemd strips surrounding whitespace before looking at a line.
-      let line = raw.drop(while: { $0 == " " || $0 == "\t" })
-      let trimmed = line.reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" })
-      if trimmed.isEmpty { continue }
-      if line.first == "#" || line.first == ";" { continue }
-      let content = String(String(trimmed.reversed()))
-      do {
-        entries.append(Line(number: n, registration: try Registration.parse(content)))
-      } catch {
-        throw error.located("\(file):\(n)")
+  /// The longest line systemd reads (LONG_LINE_MAX); a longer one fails the whole file.
+  public static let maxLineLength = 1 << 20
+
+  /// Splits bytes into lines the way systemd's `read_line` does: `\n`, `\r` and NUL end a
+  /// line, a run of distinct markers (`\r\n`, `\n\r`, `\r\n\0`…) is one end, and a NUL ends
+  /// the run. Bytes, never Characters: in Swift `"\r\n"` is one Character and would hide a line end.
+  public static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+    func marker(_ b: UInt8) -> UInt8 {
+      switch b {
+      case 0: return 1
+      case 10: return 2
+      case 13: return 4
+      default: return 0
       }
     }
-    return BinfmtDFile(entries: entries)
+    var out: [ArraySlice<UInt8>] = []
+    var start = 0
+    var i = 0
+    while i < bytes.count {
+      let m = marker(bytes[i])
+      if m == 0 {
+        i += 1
+        continue
+      }
+      out.append(bytes[start..<i])
+      var seen = m
+      i += 1
+      while seen & 1 == 0, i < bytes.count {
+        let n = marker(bytes[i])
+        if n == 0 || seen & n != 0 { break }
+        seen |= n
+        i += 1
+      }
+      start = i
+    }
+    if start < bytes.count { out.append(bytes[start...]) }
+    return out
   }
+
+  /// Parses a binfmt.d file as systemd-binfmt applies it: every line on its own, surrounding
+  /// blanks (space, tab, CR, LF) stripped, `#` and `;` lines skipped. A bad line does not stop
+  /// the others: it lands in `errors` as `file:line: field: reason`.
+  public static func parse(_ bytes: [UInt8], file: String) -> BinfmtDFile {
+    var entries: [Line] = []
+    var errors: [BinfmtError] = []
+    for (i, raw) in lines(bytes).enumerated() {
+      let n = i + 1
+      func blank(_ b: UInt8) -> Bool { b == 32 || b == 9 || b == 10 || b == 13 }
+      var line = raw.drop(while: blank)
+      while let l = line.last, blank(l) { line = line.dropLast() }
+      guard let first = line.first, first != UInt8(ascii: "#"), first != UInt8(ascii: ";") else { continue }
+      if line.count > maxLineLength {
+        errors.append(
+          BinfmtError(
+            .invalidInput, "line is \(line.count) bytes long; systemd reads at most \(maxLineLength)",
+            at: "\(file):\(n)"))
+        continue
+      }
+      do {
+        entries.append(Line(number: n, registration: try Registration.parse(bytes: Array(line))))
+      } catch {
+        errors.append(error.located("\(file):\(n)"))
+      }
+    }
+    return BinfmtDFile(entries: entries, errors: errors)
+  }
+
+  public static func parse(_ text: String, file: String) -> BinfmtDFile { parse(Array(text.utf8), file: file) }
 }

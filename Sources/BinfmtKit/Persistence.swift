@@ -15,18 +15,19 @@ public enum Persistence {
     return Registration.isValidEntryName(n) ? n : nil
   }
 
-  public static func fileText(_ r: Registration, architecture: Architecture?) -> String {
+  public static func fileText(_ r: Registration, architecture: Architecture?) throws(BinfmtError) -> String {
     // The marker is a whole comment line of its own: `isOurs` compares the first line.
     let comments =
       [String(marker.dropFirst(2))] + (architecture.map { ["\($0.name): \($0.summary). See binfmt.d(5)."] } ?? [])
-    return BinfmtD.text(comments: comments, registration: r)
+    return try BinfmtD.text(comments: comments, registration: r)
   }
 
   /// Whether a file's text carries our marker (so `unpersist` may remove it): its first line
   /// is the marker, compared as bytes.
-  public static func isOurs(_ text: String) -> Bool {
-    let u = text.utf8
-    let end = u.firstIndex(of: UInt8(ascii: "\n")) ?? u.endIndex
+  public static func isOurs(_ text: String) -> Bool { isOurs(bytes: Array(text.utf8)) }
+
+  public static func isOurs(bytes u: [UInt8]) -> Bool {
+    let end = u.firstIndex(where: { $0 == 10 || $0 == 13 }) ?? u.endIndex
     return u[u.startIndex..<end].elementsEqual(marker.utf8)
   }
 
@@ -40,10 +41,14 @@ public enum Persistence {
 /// One file found in a binfmt.d directory.
 public struct ConfFile: Sendable, Equatable {
   public enum Kind: Sendable, Equatable {
-    case regular(String)
+    /// The file's bytes (binfmt.d is bytes: CR, NUL and non-UTF-8 paths are all possible).
+    case regular([UInt8])
     /// A symlink to /dev/null or an empty file: hides files of the same name.
     case mask
     case unreadable(String)
+
+    /// A regular file holding `text`'s UTF-8 bytes.
+    public static func text(_ text: String) -> Kind { .regular(Array(text.utf8)) }
   }
   public var directory: String
   public var name: String
@@ -66,7 +71,7 @@ public struct BootConfiguration: Sendable {
   public var masked: [(file: ConfFile, by: ConfFile)]
   /// Registrations per effective file, in application order; parse errors per file.
   public var registrations: [(file: ConfFile, line: Int, registration: Registration)]
-  /// Files that cannot be used, with why.
+  /// Files that cannot be used and lines that cannot be applied, with why (file:line).
   public var errors: [(file: ConfFile, error: BinfmtError)]
 
   /// `files` from every search directory, `directories` in precedence order.
@@ -77,6 +82,11 @@ public struct BootConfiguration: Sendable {
     var overridden: [(ConfFile, ConfFile)] = []
     var masked: [(ConfFile, ConfFile)] = []
     let rank = Dictionary(uniqueKeysWithValues: directories.enumerated().map { ($1, $0) })
+    var errors: [(ConfFile, BinfmtError)] = []
+    // A directory that cannot be read (scanned as a file without a name).
+    for f in files where f.name.isEmpty {
+      if case .unreadable(let why) = f.kind { errors.append((f, BinfmtError(.system, why, at: f.directory))) }
+    }
     let sorted = files.filter { $0.name.hasSuffix(".conf") }.sorted {
       (rank[$0.directory] ?? 99, $0.name) < (rank[$1.directory] ?? 99, $1.name)
     }
@@ -89,17 +99,12 @@ public struct BootConfiguration: Sendable {
     }
     let effective = winner.values.filter { $0.kind != .mask }.sorted { $0.name < $1.name }
     var regs: [(ConfFile, Int, Registration)] = []
-    var errors: [(ConfFile, BinfmtError)] = []
     for f in effective {
       switch f.kind {
-      case .regular(let text):
-        do throws(BinfmtError) {
-          for line in try BinfmtDFile.parse(text, file: f.path).entries {
-            regs.append((f, line.number, line.registration))
-          }
-        } catch {
-          errors.append((f, error))
-        }
+      case .regular(let bytes):
+        let parsed = BinfmtDFile.parse(bytes, file: f.path)
+        for line in parsed.entries { regs.append((f, line.number, line.registration)) }
+        for e in parsed.errors { errors.append((f, e)) }
       case .unreadable(let why):
         errors.append((f, BinfmtError(.system, why, at: f.path)))
       case .mask:
@@ -114,7 +119,7 @@ public struct BootConfiguration: Sendable {
   public var ours: [(file: ConfFile, registration: Registration)] {
     registrations.compactMap { r in
       guard Persistence.entryName(fileName: r.file.name) != nil, case .regular(let t) = r.file.kind,
-        Persistence.isOurs(t)
+        Persistence.isOurs(bytes: t)
       else {
         return nil
       }
@@ -362,8 +367,28 @@ public struct PersistenceReport: Sendable {
         PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "\(f.path) is overridden by \(by.path)"))
     }
     for (f, e) in config.errors {
-      notes.append(PersistenceNote(entry: PersistenceNote.entry(fileName: f.name), "cannot use \(e)"))
+      problems.append(Self.brokenFile(f, e))
     }
     return PersistenceReport(live: states, missingNow: missing, notes: notes, problems: problems)
+  }
+
+  /// A binfmt.d file (or line, or directory) systemd-binfmt or `boot` cannot apply, with the
+  /// command that repairs it: ours is rewritten by `persist --replace` (or dropped by
+  /// `unpersist`), anything else is the admin's file to edit.
+  public static func brokenFile(_ f: ConfFile, _ e: BinfmtError, catalog: Catalog = .standard) -> Problem {
+    let entry = f.name.isEmpty ? nil : PersistenceNote.entry(fileName: f.name)
+    var fix: String
+    if f.name.isEmpty {
+      fix = "sudo chmod 755 \(f.directory)"
+    } else if let ours = Persistence.entryName(fileName: f.name), case .regular(let bytes) = f.kind,
+      Persistence.isOurs(bytes: bytes)
+    {
+      fix =
+        catalog.resolve(ours) != nil
+        ? "sudo binfmtctl persist --replace \(ours)" : "sudo binfmtctl unpersist \(ours)"
+    } else {
+      fix = "sudoedit \(f.path)"
+    }
+    return Problem(.brokenConfig, entry: entry, "\(e)", fix: fix)
   }
 }

@@ -87,8 +87,10 @@ public struct Registration: Hashable, Sendable {
 
   /// The register string, `:name:type:offset:magic:mask:interpreter:flags`.
   /// Magic and mask bytes are always `\xHH`, so any byte is safe.
-  public func registerString(delimiter: Character = ":") -> String {
-    let d = String(delimiter)
+  /// Without a delimiter: `:` unless a field holds one, then the first of
+  /// `Registration.delimiters` that no field holds (the kernel takes any first byte).
+  public func registerString(delimiter: Character? = nil) -> String {
+    let d = String(delimiter ?? chosenDelimiter)
     switch match {
     case .magic(let offset, let magic, let mask):
       return d + name + d + "M" + d + (offset == 0 ? "" : String(offset)) + d
@@ -97,6 +99,16 @@ public struct Registration: Hashable, Sendable {
     case .fileExtension(let ext):
       return d + name + d + "E" + d + d + ext + d + d + interpreter + d + flags.description
     }
+  }
+
+  /// Delimiters in order of preference: never `#` or `;` (systemd reads a comment), a blank
+  /// (stripped), `\\` or a hex digit (magic and mask escapes), a digit or a flag letter.
+  public static let delimiters: [Character] = [":", "|", "!", "@", "%", "^", "~", ",", "=", "+", "&", "*"]
+
+  /// The first delimiter absent from every field (`:` for every catalog entry).
+  public var chosenDelimiter: Character {
+    let used = Set(registerString(delimiter: "\u{1}").utf8)
+    return Self.delimiters.first { !used.contains($0.asciiValue!) } ?? ":"
   }
 
   /// Parses a register string exactly as `echo … > /proc/sys/fs/binfmt_misc/register`

@@ -28,6 +28,8 @@ public struct Problem: Sendable, Hashable {
     case missingNow = "missing-now"
     case differsFromPersisted = "differs-from-persisted"
     case bootServiceOff = "boot-service-off"
+    /// A binfmt.d file, line or directory that cannot be applied at boot.
+    case brokenConfig = "broken-config"
   }
   public var code: Code
   public var entry: String?

@@ -128,6 +128,28 @@ public struct BinfmtMisc: Sendable {
       throw BinfmtError(
         .notFound, "interpreter \(r.interpreter) does not exist", at: loc, cause: .errno(e, call: "register"),
         fix: "install it (\(Hint.installQemuUserStatic))")
+    case .permissionDenied where r.flags.contains(.fixBinary), .notPermitted where r.flags.contains(.fixBinary):
+      // The register file opened, so the write failed on the F flag's open of the interpreter.
+      var st = stat()
+      let why: String
+      var fix: String? = nil
+      if stat(r.interpreter, &st) != 0 {
+        why = "cannot be opened"
+      } else if st.st_mode & S_IFMT == S_IFDIR {
+        why = "is a directory, not an emulator"
+        fix = "give the emulator file itself (e.g. /usr/bin/qemu-aarch64-static), then run the command again"
+      } else if st.st_mode & S_IFMT != S_IFREG {
+        why = "is not a regular file"
+      } else if st.st_mode & 0o111 == 0 {
+        why = "is not executable"
+        fix = "sudo chmod 755 \(r.interpreter)"
+      } else {
+        why = "cannot be executed (a noexec mount, or a security module refused it)"
+        fix = "findmnt -T \(r.interpreter) shows its mount options"
+      }
+      throw BinfmtError(
+        .invalidInput, "interpreter \(r.interpreter) \(why): the F flag opens it now", at: loc,
+        cause: .errno(e, call: "register"), fix: fix)
     default:
       throw accessError(e, at: path).located(loc)
     }

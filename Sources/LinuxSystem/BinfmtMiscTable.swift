@@ -37,6 +37,11 @@ public struct BinfmtMiscTable: Sendable {
 
 /// Reads a small file (procfs, config) whole, refusing anything over `limit` bytes.
 public func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtError) -> String {
+  String(decoding: try readSmallFileBytes(path, limit: limit), as: UTF8.self)
+}
+
+/// The same, as bytes: for files whose bytes matter (binfmt.d lines, procfs entries, paths).
+public func readSmallFileBytes(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtError) -> [UInt8] {
   let fd: FileDescriptor
   do {
     fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
@@ -59,12 +64,17 @@ public func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtE
       throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path.string)
     }
   }
-  return String(decoding: out, as: UTF8.self)
+  return out
 }
 
 /// Names in a directory, in readdir(3) order, without `.` and `..`; nil if it cannot be opened.
 public func directoryEntries(_ path: String) -> [String]? {
-  guard let d = opendir(path) else { return nil }
+  try? directoryListing(path).get()
+}
+
+/// The same, with why opendir(3) failed.
+public func directoryListing(_ path: String) -> Result<[String], Errno> {
+  guard let d = opendir(path) else { return .failure(Errno(rawValue: errno)) }
   defer { closedir(d) }
   var out: [String] = []
   while let ent = readdir(d) {
@@ -73,7 +83,7 @@ public func directoryEntries(_ path: String) -> [String]? {
     }
     if name != "." && name != ".." { out.append(name) }
   }
-  return out
+  return .success(out)
 }
 
 /// access(2) for existence without following into the file.

@@ -15,7 +15,17 @@ public enum ConfigFiles {
     var out: [ConfFile] = []
     for dir in directories {
       let real = paths.path(dir).string
-      for name in directoryEntries(real) ?? [] {
+      let names: [String]
+      switch directoryListing(real) {
+      case .success(let n): names = n
+      case .failure(let e):
+        // Absent is normal; anything else means files systemd-binfmt may apply are unseen.
+        if e != .noSuchFileOrDirectory && e != .notDirectory {
+          out.append(ConfFile(directory: dir, name: "", kind: .unreadable("cannot read the directory: \(e)")))
+        }
+        continue
+      }
+      for name in names {
         guard name.hasSuffix(".conf"), !name.hasPrefix(".") else { continue }
         out.append(ConfFile(directory: dir, name: name, kind: classify(real + "/" + name)))
       }
@@ -33,7 +43,7 @@ public enum ConfigFiles {
     if st.st_mode & S_IFMT == S_IFREG && st.st_size == 0 { return .mask }
     guard st.st_mode & S_IFMT == S_IFREG else { return .unreadable("not a regular file") }
     do {
-      return .regular(try readSmallFile(FilePath(path), limit: 1 << 20))
+      return .regular(try readSmallFileBytes(FilePath(path), limit: 1 << 20))
     } catch {
       return .unreadable(error.description)
     }

@@ -40,27 +40,32 @@ public struct FileFacts: Sendable {
   /// A `C` interpreter runs with the privileges of the setuid program it starts, so it must
   /// be a file only root can change: owned by root, not group/other writable, and so is every
   /// directory on its path (the path as given and where its symlinks lead).
-  public func untrustedReason(_ path: String) -> String? {
+  public func untrustedReason(_ path: String) -> String? { untrusted(path)?.why }
+
+  /// Why `path` cannot be trusted to run with privileges, and which file or directory is the
+  /// culprit (so a fix can name it): not root-owned, or writable by group or others, itself
+  /// or any directory above it (symlinks resolved too).
+  public func untrusted(_ path: String) -> (culprit: String, why: String)? {
     let p = real(path)
     var candidates = [p]
     if let r = realpath(p, nil) {
       candidates.append(String(cString: r))
       free(r)
     } else {
-      return "\(path) does not exist"
+      return (path, "\(path) does not exist")
     }
     for c in candidates {
       var st = stat()
-      guard stat(c, &st) == 0 else { return "\(c) does not exist" }
-      if st.st_uid != 0 { return "\(c) is owned by uid \(st.st_uid), not root" }
-      if st.st_mode & 0o022 != 0 { return "\(c) is writable by group or others" }
+      guard stat(c, &st) == 0 else { return (c, "\(c) does not exist") }
+      if st.st_uid != 0 { return (c, "\(c) is owned by uid \(st.st_uid), not root") }
+      if st.st_mode & 0o022 != 0 { return (c, "\(c) is writable by group or others") }
       var dir = FilePath(c).removingLastComponent()
       while true {
         var d = stat()
-        guard lstat(dir.string, &d) == 0 else { return "\(dir) cannot be read" }
-        if d.st_uid != 0 { return "directory \(dir) is owned by uid \(d.st_uid), not root" }
+        guard lstat(dir.string, &d) == 0 else { return (dir.string, "\(dir) cannot be read") }
+        if d.st_uid != 0 { return (dir.string, "directory \(dir) is owned by uid \(d.st_uid), not root") }
         if d.st_mode & S_IFMT != S_IFLNK && d.st_mode & 0o022 != 0 {
-          return "directory \(dir) is writable by group or others"
+          return (dir.string, "directory \(dir) is writable by group or others")
         }
         if dir.components.isEmpty { break }
         dir.removeLastComponent()

@@ -55,18 +55,30 @@ public enum CurrentProcess {
 
   /// Writes every byte to the file descriptor (write(2), retrying short writes and EINTR;
   /// no stdio buffer to flush before exit).
-  public static func write(_ s: String, to fd: Int32) {
+  @discardableResult
+  public static func write(_ s: String, to fd: Int32) -> Errno? {
     var s = s
-    s.withUTF8 { buf in
+    return s.withUTF8 { buf -> Errno? in
       var off = 0
       while off < buf.count {
-        guard case .success(let n) = valueOrErrno({ Glibc.write(fd, buf.baseAddress! + off, buf.count - off) }) else {
-          return
+        switch valueOrErrno({ Glibc.write(fd, buf.baseAddress! + off, buf.count - off) }) {
+        case .success(let n): off += n
+        case .failure(let e):
+          if fd == 1 && firstStdoutError == nil { firstStdoutError = e }
+          return e
         }
-        off += n
       }
+      return nil
     }
   }
+
+  /// The first error writing to stdout (EPIPE when the reader went away): main turns it into
+  /// a failing exit status, since a script then never saw the report.
+  nonisolated(unsafe) public private(set) static var firstStdoutError: Errno?
+
+  /// SIG_IGN for SIGPIPE: a closed pipe on stdout or stderr must not kill binfmtctl between
+  /// writing a file and registering an entry; writes fail with EPIPE instead, and are reported.
+  public static func ignoreBrokenPipe() { _ = signal(SIGPIPE, SIG_IGN) }
 
   public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
 }

@@ -20,7 +20,7 @@ import Testing
     try root.liveEntry(s390x.registration(interpreter: "/usr/bin/qemu-s390x-static", flags: [.preserveArgv0]))
     try root.write(
       "/etc/binfmt.d/" + Persistence.fileName(entry: "qemu-aarch64"),
-      Persistence.fileText(arm64.registration(), architecture: arm64))
+      try Persistence.fileText(arm64.registration(), architecture: arm64))
     let snap = TableSnapshot.read(root.context(), withPersistence: true)
     #expect(snap.kernelSupport == .yes && snap.report.mounted && snap.report.enabled)
     let codes = Set(snap.problems.map(\.code))
@@ -122,7 +122,7 @@ import Testing
     #expect(report.files.map(\.verb) == [.write, .write, .link])
     #expect(report.registered.map(\.step) == [.register(arm64.registration())])
     let file = "/etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf"
-    #expect(root.read(file) == Persistence.fileText(arm64.registration(), architecture: arm64))
+    #expect(try root.read(file) == Persistence.fileText(arm64.registration(), architecture: arm64))
     #expect(root.read(PersistLayout.unitPath) == Units.systemdService(exec: "/usr/bin/binfmtctl"))
     #expect(root.link(PersistLayout.wantsLink) == PersistLayout.unitPath)
     #expect(root.read("/proc/sys/fs/binfmt_misc/register") == arm64.registration().registerString())
@@ -153,7 +153,7 @@ import Testing
     let root = try TestRoot()
     try root.write(
       "/etc/binfmt.d/" + Persistence.fileName(entry: "qemu-aarch64"),
-      Persistence.fileText(arm64.registration(), architecture: arm64))
+      try Persistence.fileText(arm64.registration(), architecture: arm64))
     try root.write(
       "/etc/binfmt.d/" + Persistence.fileName(entry: "qemu-bad"), Persistence.marker + "\n:qemu-bad:Q::x::/x:\n")
     let r = BootReconciler(root.context()).run()

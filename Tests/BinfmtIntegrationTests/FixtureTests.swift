@@ -99,7 +99,7 @@ struct ReadelfView {
     var compared = 0
     for f in files {
       let text = try String(contentsOfFile: "\(dir)/\(f)", encoding: .utf8)
-      let entry = try #require(try BinfmtDFile.parse(text, file: f).entries.first).registration
+      let entry = try #require(BinfmtDFile.parse(text, file: f).entries.first).registration
       let name = String(entry.name.dropFirst("qemu-".count))
       guard let a = catalog.resolve(name), a.name == name else {
         Issue.record("Debian has \(entry.name), the catalog does not")

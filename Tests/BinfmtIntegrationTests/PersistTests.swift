@@ -54,7 +54,7 @@ import Testing
       ])
     let arm = Catalog.standard.resolve("arm64")!
     #expect(
-      after["etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf"]
+      try after["etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf"]
         == Persistence.fileText(arm.registration(), architecture: arm))
     #expect(
       after["etc/systemd/system/sysinit.target.wants/binfmtctl.service"] == "-> /etc/systemd/system/binfmtctl.service")

@@ -30,16 +30,16 @@ struct PersistenceTests {
     #expect(!WSLConf.systemdEnabled("[other]\nsystemd = true\n"))
   }
 
-  @Test func precedenceMaskingAndOrder() {
+  @Test func precedenceMaskingAndOrder() throws {
     let debian = ":qemu-aarch64:M::\\x7fELF::/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OPF\n"
-    let ours = Persistence.fileText(arm64.registration(), architecture: arm64)
+    let ours = try Persistence.fileText(arm64.registration(), architecture: arm64)
     let files = [
-      ConfFile(directory: "/usr/lib/binfmt.d", name: "qemu-aarch64.conf", kind: .regular(debian)),
-      ConfFile(directory: "/etc/binfmt.d", name: Persistence.fileName(entry: "qemu-aarch64"), kind: .regular(ours)),
-      ConfFile(directory: "/usr/lib/binfmt.d", name: "qemu-s390x.conf", kind: .regular(":qemu-s390x:M::ab::/x:F\n")),
+      ConfFile(directory: "/usr/lib/binfmt.d", name: "qemu-aarch64.conf", kind: .text(debian)),
+      ConfFile(directory: "/etc/binfmt.d", name: Persistence.fileName(entry: "qemu-aarch64"), kind: .text(ours)),
+      ConfFile(directory: "/usr/lib/binfmt.d", name: "qemu-s390x.conf", kind: .text(":qemu-s390x:M::ab::/x:F\n")),
       ConfFile(directory: "/etc/binfmt.d", name: "qemu-s390x.conf", kind: .mask),
-      ConfFile(directory: "/usr/lib/binfmt.d", name: "qemu-arm.conf", kind: .regular(":qemu-arm:M::ab::/usr:F\n")),
-      ConfFile(directory: "/run/binfmt.d", name: "qemu-arm.conf", kind: .regular(":qemu-arm:M::ab::/run:F\n")),
+      ConfFile(directory: "/usr/lib/binfmt.d", name: "qemu-arm.conf", kind: .text(":qemu-arm:M::ab::/usr:F\n")),
+      ConfFile(directory: "/run/binfmt.d", name: "qemu-arm.conf", kind: .text(":qemu-arm:M::ab::/run:F\n")),
     ]
     let c = BootConfiguration.resolve(files)
     #expect(
@@ -67,12 +67,12 @@ struct PersistenceTests {
     #expect(r.missingNow.map(\.entry) == ["qemu-aarch64"])
   }
 
-  @Test func driftStates() {
+  @Test func driftStates() throws {
     let reg = arm64.registration()
     let c = BootConfiguration.resolve([
       ConfFile(
         directory: "/etc/binfmt.d", name: Persistence.fileName(entry: reg.name),
-        kind: .regular(Persistence.fileText(reg, architecture: arm64)))
+        kind: .text(try Persistence.fileText(reg, architecture: arm64)))
     ])
     func live(_ r: Registration) -> KernelEntryStatus {
       KernelEntryStatus(name: r.name, enabled: true, interpreter: r.interpreter, flags: r.flags, match: r.match)
@@ -92,16 +92,16 @@ struct PersistenceTests {
     let foreign = BootConfiguration.resolve([
       ConfFile(
         directory: "/etc/binfmt.d", name: Persistence.fileName(entry: reg.name),
-        kind: .regular(reg.registerString() + "\n"))
+        kind: .text(reg.registerString() + "\n"))
     ])
     #expect(foreign.ours.isEmpty)
   }
 
-  @Test func ourFileNamesRoundTrip() {
+  @Test func ourFileNamesRoundTrip() throws {
     #expect(Persistence.entryName(fileName: "zz-binfmtctl-qemu-aarch64.conf") == "qemu-aarch64")
     #expect(Persistence.entryName(fileName: "qemu-aarch64.conf") == nil)
     #expect(Persistence.entryName(fileName: "zz-binfmtctl-status.conf") == nil)
-    #expect(Persistence.isOurs(Persistence.fileText(arm64.registration(), architecture: arm64)))
+    #expect(Persistence.isOurs(try Persistence.fileText(arm64.registration(), architecture: arm64)))
     #expect(!Persistence.isOurs("# hello\n" + Persistence.marker + "\n"))
   }
 }

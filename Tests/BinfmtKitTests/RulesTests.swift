@@ -48,10 +48,10 @@ struct RulesTests {
   }
 
   @Test func filePlans() throws {
-    let text = Persistence.fileText(arm64.registration(), architecture: arm64)
+    let text = try Persistence.fileText(arm64.registration(), architecture: arm64)
     #expect(try FilePlan.persistedEntry("/p", text: text, existing: .absent, replace: false).verb == .write)
     #expect(try FilePlan.persistedEntry("/p", text: text, existing: .file(text), replace: false).verb == .unchanged)
-    let older = Persistence.fileText(arm64.registration(flags: [.fixBinary]), architecture: arm64)
+    let older = try Persistence.fileText(arm64.registration(flags: [.fixBinary]), architecture: arm64)
     #expect(throws: BinfmtError.self) {
       try FilePlan.persistedEntry("/p", text: text, existing: .file(older), replace: false)
     }
@@ -73,12 +73,13 @@ struct RulesTests {
   @Test func binfmtDTextRoundTrips() throws {
     let reg = arm64.registration()
     for text in [
-      Persistence.fileText(reg, architecture: arm64), BinfmtD.generated(for: arm64, registration: reg, catalog: c),
+      try Persistence.fileText(reg, architecture: arm64),
+      try BinfmtD.generated(for: arm64, registration: reg, catalog: c),
     ] {
-      #expect(try BinfmtDFile.parse(text, file: "t.conf").entries.map(\.registration) == [reg])
+      #expect(BinfmtDFile.parse(text, file: "t.conf").entries.map(\.registration) == [reg])
     }
-    #expect(Persistence.isOurs(Persistence.fileText(reg, architecture: nil)))
-    #expect(!Persistence.isOurs(BinfmtD.generated(for: arm64, registration: reg, catalog: c)))
+    #expect(Persistence.isOurs(try Persistence.fileText(reg, architecture: nil)))
+    #expect(!Persistence.isOurs(try BinfmtD.generated(for: arm64, registration: reg, catalog: c)))
     try reg.checkRoundTrip(at: "x")
   }
 
