@@ -143,7 +143,9 @@ public struct InspectReport: JSONReport {
       case .failure(let why):
         rows.append([r.path, "error: " + why])
       case .script(let s):
-        let line = "#!" + s.interpreter.replacingCR() + (s.argument.map { " " + $0.replacingCR() } ?? "")
+        // Bytes, not the decoded strings: an invalid UTF-8 byte shows as \xNN, not U+FFFD.
+        let line =
+          "#!" + TerminalText.escape(s.interpreterBytes) + (s.argumentBytes.map { " " + TerminalText.escape($0) } ?? "")
         rows.append([r.path, "script", s.problem.map { "error: " + $0 } ?? line])
       case .elf(let e):
         let h = e.header

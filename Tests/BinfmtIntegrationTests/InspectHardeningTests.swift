@@ -1,0 +1,87 @@
+import BinfmtKit
+import Foundation
+import Testing
+
+/// `inspect` on hostile files, through the built binary: bytes from the file or its path
+/// never reach the terminal raw, a `#!` line means what the kernel makes of it, and an ELF
+/// file whose segments lie past its end is not reported healthy.
+@Suite struct InspectHardeningTests {
+  func write(_ dir: URL, _ name: String, _ bytes: [UInt8]) throws -> String {
+    let p = dir.appendingPathComponent(name).path
+    try #require(
+      FileManager.default.createFile(atPath: p, contents: Data(bytes), attributes: [.posixPermissions: 0o755]))
+    return p
+  }
+
+  func fixtureBytes(_ name: String) throws -> [UInt8] {
+    Array(try Data(contentsOf: URL(fileURLWithPath: try Env.fixture(name))))
+  }
+
+  /// The program headers of a whole ELF file, read with the pure decoder.
+  func programHeaders(_ bytes: [UInt8]) throws -> (ELFHeader, [ELFProgramHeader]) {
+    let h = try ELFHeader.decode(Array(bytes.prefix(64)))
+    let start = Int(h.phoff)
+    let table = Array(bytes[start..<start + Int(h.phnum) * Int(h.phentsize)])
+    return (h, try #require(ELFProgramHeader.decodeTable(table, header: h)))
+  }
+
+  /// Writes `value` as a little-endian 64-bit field (the arm64 fixtures are ELF64 LSB).
+  func patch64(_ bytes: inout [UInt8], at offset: Int, _ value: UInt64) {
+    for i in 0..<8 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+  }
+
+  /// Every control character a terminal acts on: C0 but newline, DEL, and C1.
+  func controls(_ s: String) -> [String] {
+    s.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n") || (0x7f...0x9f).contains($0.value) }
+      .map { "U+" + String($0.value, radix: 16) }
+  }
+
+  /// `#!/bin/echo\0junk`: the kernel's line ends at the NUL, so the interpreter is
+  /// /bin/echo, with no argument, and the script runs.
+  @Test func scriptInterpreterEndsAtNUL() throws {
+    let d = try tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let p = try write(d, "nul.sh", Array("#!/bin/echo\0junk\n".utf8))
+    let text = try binfmtctl("inspect", p)
+    #expect(text.status == 0)
+    #expect(text.stdout == p + "  script  #!/bin/echo\n")
+    let j = try binfmtctl("inspect", "--json", p)
+    let item = try #require((try json(j.stdout) as? [[String: Any]])?.first)
+    #expect(item["ok"] as? Bool == true)
+    let s = try #require(item["script"] as? [String: Any])
+    #expect(s["interpreter"] as? String == "/bin/echo")
+    #expect(s["argument"] is NSNull)
+    #expect(item["error"] == nil)
+  }
+
+  /// What inspect says the kernel will run is what the running kernel runs: each script
+  /// names an interpreter that prints its arguments, and exec(2) of the script must print
+  /// inspect's argument (if any) and then the script's path.
+  @Test func scriptLineAgreesWithExec() throws {
+    let d = try tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let show = try write(d, "show", Array("#!/bin/sh\nfor a; do printf '[%s]' \"$a\"; done\n".utf8))
+    let s = Array(show.utf8)
+    let cases: [(String, [UInt8])] = [
+      ("nul-interp", Array("#!".utf8) + s + Array("\0junk\n".utf8)),
+      ("nul-arg", Array("#!".utf8) + s + Array(" -x\0junk\n".utf8)),
+      ("empty-arg", Array("#!".utf8) + s + Array(" \0junk\n".utf8)),
+      ("no-newline", Array("#!".utf8) + s + Array(" -x   ".utf8)),
+      ("blanks", Array("#! \t".utf8) + s + Array("  a  b \t\n".utf8)),
+      ("long", Array("#!".utf8) + s + [32] + [UInt8](repeating: UInt8(ascii: "a"), count: 300)),
+    ]
+    for (name, bytes) in cases {
+      let p = try write(d, name, bytes)
+      let j = try binfmtctl("inspect", "--json", p)
+      let item = try #require((try json(j.stdout) as? [[String: Any]])?.first, "\(name): \(j.stdout)")
+      let script = try #require(item["script"] as? [String: Any], "\(name)")
+      #expect(script["interpreter"] as? String == show, "\(name)")
+      let argument = script["argument"] as? String
+      let ran = try run(p, [])
+      #expect(ran.status == 0, "\(name): \(ran.stderr)")
+      #expect(
+        ran.stdout == (argument.map { "[\($0)]" } ?? "") + "[\(p)]",
+        "\(name): inspect says \(String(describing: argument))")
+    }
+  }
+}
