@@ -157,7 +157,7 @@ public struct InspectReport: JSONReport {
           if !parts.isEmpty { arch += " (" + parts.joined(separator: ", ") + ")" }
         }
         var link = e.linkage?.rawValue ?? "-"
-        if let i = e.segments.interpreter { link += " " + i }
+        if let i = e.segments.interpreterBytes { link += " " + TerminalText.escape(i) }
         rows.append([
           r.path, "ELF\(h.elfClass.bits) \(h.byteOrder.short) \(e.kind)", arch, link,
           r.runsVia.map(Self.describe) ?? "",
@@ -166,7 +166,9 @@ public struct InspectReport: JSONReport {
       if !r.notes.isEmpty { tail[r.path, default: []] += r.notes }
     }
     var out = TextTable.render(rows)
-    for r in results { for n in tail[r.path] ?? [] { out += "  \(r.path): note: \(n)\n" } }
+    for r in results {
+      for n in tail[r.path] ?? [] { out += "  \(TerminalText.escape(r.path)): note: \(TerminalText.escape(n))\n" }
+    }
     return out
   }
 

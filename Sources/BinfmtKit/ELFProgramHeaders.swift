@@ -58,8 +58,8 @@ public struct ELFProgramHeader: Sendable, Hashable {
   }
 
   /// The loader path a PT_INTERP segment holds: its bytes up to the first NUL.
-  public static func loaderPath(fromSegment bytes: [UInt8]) -> String {
-    String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+  public static func loaderPath(fromSegment bytes: [UInt8]) -> [UInt8] {
+    Array(bytes.prefix(while: { $0 != 0 }))
   }
 }
 

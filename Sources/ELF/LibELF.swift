@@ -16,8 +16,8 @@ public struct ELFSegments: Sendable, Hashable {
   public var phnum: Int
   public var entry: UInt64
   public var programHeaders: [ELFProgramHeader]
-  /// PT_INTERP, without its NUL.
-  public var interpreter: String?
+  /// PT_INTERP's bytes, without its NUL: any bytes at all, as the kernel passes them on.
+  public var interpreterBytes: [UInt8]?
   public var hasDynamic: Bool
   /// DT_FLAGS_1 has DF_1_PIE.
   public var pieFlag: Bool
@@ -25,6 +25,9 @@ public struct ELFSegments: Sendable, Hashable {
   public var buildID: [UInt8]?
   /// NT_GNU_ABI_TAG: OS and minimum kernel version ("Linux 3.2.0").
   public var abiTag: String?
+
+  /// PT_INTERP as text (for JSON and messages; text output escapes `interpreterBytes`).
+  public var interpreter: String? { interpreterBytes.map { String(decoding: $0, as: UTF8.self) } }
 }
 
 /// The libelf wrapper: the only file that imports CLibelf. Handles never leave it.
@@ -67,7 +70,7 @@ public enum LibELF {
 
     var out = ELFSegments(
       type: ehdr.e_type, machine: ehdr.e_machine, flags: ehdr.e_flags, phoff: ehdr.e_phoff,
-      phnum: phnum, entry: ehdr.e_entry, programHeaders: [], interpreter: nil, hasDynamic: false,
+      phnum: phnum, entry: ehdr.e_entry, programHeaders: [], interpreterBytes: nil, hasDynamic: false,
       pieFlag: false, buildID: nil, abiTag: nil)
     for i in 0..<phnum {
       var ph = GElf_Phdr()
@@ -94,7 +97,7 @@ public enum LibELF {
             .invalidInput, "PT_INTERP segment (\(ph.fileSize) bytes at offset \(ph.offset)) cannot be read",
             at: path)
         }
-        out.interpreter = ELFProgramHeader.loaderPath(fromSegment: bytes)
+        out.interpreterBytes = ELFProgramHeader.loaderPath(fromSegment: bytes)
       case ELFProgramHeader.dynamic:
         out.hasDynamic = true
         if let bytes = chunk(ph, limit: 1 << 20) {

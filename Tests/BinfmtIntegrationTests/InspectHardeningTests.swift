@@ -84,4 +84,40 @@ import Testing
         "\(name): inspect says \(String(describing: argument))")
     }
   }
+
+  /// A loader path with ESC [ 31m, BEL, an invalid UTF-8 byte and C1 CSI, a file name with
+  /// an OSC title sequence, and a script whose `#!` line clears the screen: the text shows
+  /// them escaped, the JSON carries them exactly (as JSON escapes).
+  @Test func textEscapesControlCharactersFromFilesAndPaths() throws {
+    let d = try tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    var elf = try fixtureBytes("hello-arm64")
+    let interp = try #require(try programHeaders(elf).1.first { $0.type == ELFProgramHeader.interpreter })
+    let loader = Array("/lib/\u{1b}[31mld\u{07}".utf8) + [0xff] + Array("\u{9b}.so".utf8)
+    try #require(loader.count < Int(interp.fileSize))
+    for i in 0..<Int(interp.fileSize) { elf[Int(interp.offset) + i] = i < loader.count ? loader[i] : 0 }
+    let elfPath = try write(d, "evil\u{1b}]0;owned\u{07}.elf", elf)
+    let script = try write(d, "clear.sh", Array("#!/bin/\u{1b}[2Jsh -\u{7f}x\necho\n".utf8))
+
+    let text = try binfmtctl("inspect", elfPath, script)
+    #expect(text.status == 0, "\(text.stderr)")
+    #expect(controls(text.stdout).isEmpty, "raw control characters in: \(text.stdout)")
+    #expect(!text.stdout.contains("\u{fffd}"), "a raw invalid UTF-8 byte reached stdout")
+    #expect(text.stdout.contains("dynamic /lib/\\x1b[31mld\\x07\\xff\\u{9b}.so"), "\(text.stdout)")
+    #expect(text.stdout.contains(d.path + "/evil\\x1b]0;owned\\x07.elf "), "\(text.stdout)")
+    #expect(text.stdout.contains(" #!/bin/\\x1b[2Jsh -\\x7fx\n"), "\(text.stdout)")
+
+    let j = try binfmtctl("inspect", "--json", elfPath, script)
+    #expect(j.status == 0)
+    #expect(controls(j.stdout).isEmpty, "raw control characters in the JSON: \(j.stdout)")
+    let items = try #require(try json(j.stdout) as? [[String: Any]])
+    try #require(items.count == 2)
+    #expect(items[0]["path"] as? String == elfPath)
+    let e = try #require(items[0]["elf"] as? [String: Any])
+    // JSON strings are Unicode: the invalid byte is U+FFFD there, everything else exact.
+    #expect(e["interpreter"] as? String == "/lib/\u{1b}[31mld\u{07}\u{fffd}\u{9b}.so")
+    let s = try #require(items[1]["script"] as? [String: Any])
+    #expect(s["interpreter"] as? String == "/bin/\u{1b}[2Jsh")
+    #expect(s["argument"] as? String == "-\u{7f}x")
+  }
 }
