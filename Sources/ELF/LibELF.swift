@@ -36,7 +36,8 @@ public enum LibELF {
 
   /// Reads program headers, PT_INTERP, notes and PT_DYNAMIC with `ELF_C_READ` (no mmap, so
   /// a file that shrinks under us is an error, not a SIGBUS) and `elf_getdata_rawchunk`,
-  /// which reads only the bytes asked for.
+  /// which reads only the bytes asked for. A segment that ends past the end of the file is a
+  /// verdict (`ELFProgramHeader.validateSegments`) before any segment is read.
   public static func readSegments(path: String) throws(BinfmtError) -> ELFSegments {
     guard initialized else {
       throw BinfmtError(.system, "libelf refused EV_CURRENT", at: path)
@@ -48,8 +49,18 @@ public enum LibELF {
       throw BinfmtError(.system, "cannot open: \(error)", at: path)
     }
     defer { try? fd.close() }
+    // The size of the file libelf reads, not of the one FileHead read earlier (it can change).
+    let size: Int64
+    do {
+      size = try fd.seek(offset: 0, from: .end)
+      _ = try fd.seek(offset: 0, from: .start)
+    } catch {
+      throw BinfmtError(.system, "cannot seek: \(error)", at: path)
+    }
     let handle = ElfHandle(fd: fd.rawValue)
-    return try handle.withElf { elf throws(BinfmtError) in try segments(elf, path: path) }
+    return try handle.withElf { elf throws(BinfmtError) in
+      try segments(elf, path: path, fileSize: UInt64(clamping: size))
+    }
   }
 
   static func libelfError(_ path: String, _ what: String) -> BinfmtError {
@@ -57,7 +68,7 @@ public enum LibELF {
     return BinfmtError(.invalidInput, "\(what): \(msg)", at: path)
   }
 
-  static func segments(_ elf: OpaquePointer, path: String) throws(BinfmtError) -> ELFSegments {
+  static func segments(_ elf: OpaquePointer, path: String, fileSize: UInt64) throws(BinfmtError) -> ELFSegments {
     guard elf_kind(elf) == ELF_K_ELF else {
       throw BinfmtError(.invalidInput, "libelf does not see an ELF file", at: path)
     }
@@ -79,6 +90,9 @@ public enum LibELF {
       }
       out.programHeaders.append(
         .init(type: ph.p_type, offset: ph.p_offset, fileSize: ph.p_filesz, align: ph.p_align))
+    }
+    do { try ELFProgramHeader.validateSegments(out.programHeaders, fileSize: fileSize) } catch {
+      throw error.located(path)
     }
 
     func chunk(_ ph: ELFProgramHeader, limit: UInt64) -> [UInt8]? {

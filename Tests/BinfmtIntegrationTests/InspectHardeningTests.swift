@@ -120,4 +120,66 @@ import Testing
     #expect(s["interpreter"] as? String == "/bin/\u{1b}[2Jsh")
     #expect(s["argument"] as? String == "-\u{7f}x")
   }
+
+  /// A real binary cut right after its program headers (a failed download): its segments
+  /// lie past the end, and the verdict names the first one, its type and byte range.
+  @Test func elfCutAfterProgramHeadersIsTruncated() throws {
+    let d = try tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let full = try fixtureBytes("busybox-arm64")
+    let (h, phs) = try programHeaders(full)
+    let cut = Int(h.phoff) + Int(h.phnum) * Int(h.phentsize)
+    let p = try write(d, "cut", Array(full.prefix(cut)))
+    let i = try #require(phs.firstIndex { $0.type != 0 && $0.fileSize > 0 && $0.offset + $0.fileSize > UInt64(cut) })
+    #expect(phs[i].type == ELFProgramHeader.load)
+    let verdict =
+      "error: truncated ELF: segment \(i) (PT_LOAD) covers bytes \(phs[i].offset)..<\(phs[i].offset + phs[i].fileSize), past the end of the file's \(cut) bytes"
+
+    let text = try binfmtctl("inspect", p)
+    #expect(text.status == 1)
+    #expect(text.stdout == p + "  " + verdict + "\n")
+    let j = try binfmtctl("inspect", "--json", p)
+    #expect(j.status == 1)
+    let item = try #require((try json(j.stdout) as? [[String: Any]])?.first)
+    #expect(item["ok"] as? Bool == false)
+    #expect(item["format"] as? String == "error")
+    #expect(item["error"] as? String == String(verdict.dropFirst("error: ".count)))
+  }
+
+  /// A dynamic binary cut right after its loader path: PT_PHDR and PT_INTERP are whole,
+  /// the first PT_LOAD (index 2) is not.
+  @Test func elfCutAfterItsLoaderIsTruncated() throws {
+    let d = try tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let full = try fixtureBytes("hello-arm64")
+    let phs = try programHeaders(full).1
+    let interp = try #require(phs.firstIndex { $0.type == ELFProgramHeader.interpreter })
+    let cut = Int(phs[interp].offset + phs[interp].fileSize)
+    let p = try write(d, "cut", Array(full.prefix(cut)))
+    let i = try #require(phs.firstIndex { $0.type != 0 && $0.fileSize > 0 && $0.offset + $0.fileSize > UInt64(cut) })
+    #expect(i > interp && phs[i].type == ELFProgramHeader.load)
+    let r = try binfmtctl("inspect", p)
+    #expect(r.status == 1)
+    #expect(r.stdout.contains("error: truncated ELF: segment \(i) (PT_LOAD) covers bytes "), "\(r.stdout)")
+    #expect(r.stdout.hasSuffix("past the end of the file's \(cut) bytes\n"), "\(r.stdout)")
+  }
+
+  /// p_offset + p_filesz past 2^64 (a PT_NOTE here) is corrupt, found without overflowing.
+  @Test func segmentEndPastTwoToTheSixtyFourIsCorrupt() throws {
+    let d = try tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    var elf = try fixtureBytes("hello-arm64")
+    let (h, phs) = try programHeaders(elf)
+    let i = try #require(phs.firstIndex { $0.type == ELFProgramHeader.note })
+    let offset: UInt64 = 0xffff_ffff_ffff_fff0
+    patch64(&elf, at: Int(h.phoff) + i * Int(h.phentsize) + 8, offset)  // p_offset
+    let p = try write(d, "note", elf)
+    let r = try binfmtctl("inspect", "--json", p)
+    #expect(r.status == 1)
+    let item = try #require((try json(r.stdout) as? [[String: Any]])?.first)
+    #expect(item["ok"] as? Bool == false)
+    #expect(
+      item["error"] as? String
+        == "corrupt ELF: segment \(i) (PT_NOTE) has p_offset \(offset) + p_filesz \(phs[i].fileSize), past 2^64 bytes")
+  }
 }

@@ -110,4 +110,30 @@ struct InspectHardeningUnitTests {
     // A "\r" before a NUL is not a line ending.
     #expect(!parse(Array("#!/bin/sh\r\0".utf8)).crlf)
   }
+
+  /// Segments with file bytes must lie inside the file; p_offset + p_filesz cannot wrap.
+  @Test func segmentsMustLieInsideTheFile() throws {
+    func ph(_ type: UInt32, _ offset: UInt64, _ size: UInt64) -> ELFProgramHeader {
+      ELFProgramHeader(type: type, offset: offset, fileSize: size, align: 1)
+    }
+    let inside = [ph(6, 64, 56), ph(1, 0, 1000), ph(0x6474_e551, 0, 0), ph(0, 1 << 40, 1 << 40), ph(1, 5000, 0)]
+    try ELFProgramHeader.validateSegments(inside, fileSize: 1000)
+    #expect {
+      try ELFProgramHeader.validateSegments(inside + [ph(3, 990, 11)], fileSize: 1000)
+    } throws: {
+      ($0 as? BinfmtError)?.message
+        == "truncated ELF: segment 5 (PT_INTERP) covers bytes 990..<1001, past the end of the file's 1000 bytes"
+    }
+    #expect {
+      try ELFProgramHeader.validateSegments([ph(4, UInt64.max, 1)], fileSize: 1000)
+    } throws: {
+      ($0 as? BinfmtError)?.message
+        == "corrupt ELF: segment 0 (PT_NOTE) has p_offset 18446744073709551615 + p_filesz 1, past 2^64 bytes"
+    }
+    #expect {
+      try ELFProgramHeader.validateSegments([ph(0x7000_0001, 2000, 1)], fileSize: 1000)
+    } throws: {
+      ($0 as? BinfmtError)?.message.contains("segment 0 (p_type 0x70000001)") == true
+    }
+  }
 }
