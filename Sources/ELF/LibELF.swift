@@ -85,7 +85,8 @@ public enum LibELF {
       pieFlag: false, buildID: nil, abiTag: nil)
     for i in 0..<phnum {
       var ph = GElf_Phdr()
-      guard gelf_getphdr(elf, Int32(i), &ph) != nil else {
+      // PN_XNUM lets the count come from section 0 (32 bits): never trap on it.
+      guard let index = Int32(exactly: i), gelf_getphdr(elf, index, &ph) != nil else {
         throw libelfError(path, "cannot read program header \(i)")
       }
       out.programHeaders.append(

@@ -136,4 +136,15 @@ struct InspectHardeningUnitTests {
       ($0 as? BinfmtError)?.message.contains("segment 0 (p_type 0x70000001)") == true
     }
   }
+
+  /// A magic offset read from the table (procfs, or a fake root) cannot make the match
+  /// index before the header or overflow: it just does not match.
+  @Test func tableOffsetsCannotTrap() {
+    let header: [UInt8] = [0x7f, 0x45, 0x4c, 0x46]
+    for offset in [-4, -1, Int.max, Int.max - 1, Int.min] {
+      let r = Registration(
+        name: "t", match: .magic(offset: offset, magic: [0x7f, 0x45], mask: nil), interpreter: "/x", flags: [])
+      #expect(!r.matches(header: header))
+    }
+  }
 }
