@@ -93,10 +93,12 @@ public struct EntryActionReport: JSONReport {
     if notMounted { return "" }
     var out = ""
     for (n, e) in results {
+      // Names come from the kernel's table, where any byte but "/" is allowed.
+      let name = TerminalText.escape(n)
       if let e {
-        out += "\(n): FAILED to \(action.rawValue): \(e)\n"
+        out += "\(name): FAILED to \(action.rawValue): \(TerminalText.escape(e.description))\n"
       } else {
-        out += dryRun ? "\(n): would be \(action.pastTense)\n" : "\(n): \(action.pastTense)\n"
+        out += dryRun ? "\(name): would be \(action.pastTense)\n" : "\(name): \(action.pastTense)\n"
       }
     }
     if results.isEmpty { out += "nothing to \(action.rawValue)\n" }

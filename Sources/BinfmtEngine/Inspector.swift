@@ -143,7 +143,9 @@ public struct InspectReport: JSONReport {
       case .failure(let why):
         rows.append([r.path, "error: " + why])
       case .script(let s):
-        let line = "#!" + s.interpreter.replacingCR() + (s.argument.map { " " + $0.replacingCR() } ?? "")
+        // Bytes, not the decoded strings: an invalid UTF-8 byte shows as \xNN, not U+FFFD.
+        let line =
+          "#!" + TerminalText.escape(s.interpreterBytes) + (s.argumentBytes.map { " " + TerminalText.escape($0) } ?? "")
         rows.append([r.path, "script", s.problem.map { "error: " + $0 } ?? line])
       case .elf(let e):
         let h = e.header
@@ -155,7 +157,7 @@ public struct InspectReport: JSONReport {
           if !parts.isEmpty { arch += " (" + parts.joined(separator: ", ") + ")" }
         }
         var link = e.linkage?.rawValue ?? "-"
-        if let i = e.segments.interpreter { link += " " + i }
+        if let i = e.segments.interpreterBytes { link += " " + TerminalText.escape(i) }
         rows.append([
           r.path, "ELF\(h.elfClass.bits) \(h.byteOrder.short) \(e.kind)", arch, link,
           r.runsVia.map(Self.describe) ?? "",
@@ -164,7 +166,9 @@ public struct InspectReport: JSONReport {
       if !r.notes.isEmpty { tail[r.path, default: []] += r.notes }
     }
     var out = TextTable.render(rows)
-    for r in results { for n in tail[r.path] ?? [] { out += "  \(r.path): note: \(n)\n" } }
+    for r in results {
+      for n in tail[r.path] ?? [] { out += "  \(TerminalText.escape(r.path)): note: \(TerminalText.escape(n))\n" }
+    }
     return out
   }
 

@@ -277,7 +277,7 @@ public struct InstallReport: JSONReport {
         }
       } else {
         out +=
-          "\(o.arch): \(o.step.actionText) \(o.registration.name) (\(o.registration.interpreter), flags \(o.registration.flags))\n"
+          "\(o.arch): \(o.step.actionText) \(o.registration.name) (\(TerminalText.escape(o.registration.interpreter)), flags \(o.registration.flags))\n"
       }
     }
     return out

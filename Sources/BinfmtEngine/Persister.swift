@@ -436,7 +436,8 @@ public struct PersistReport: JSONReport {
     let prefix = offline ? root : ""
     for c in files {
       out +=
-        (dryRun && c.verb != .unchanged ? "would \(c.verb.rawValue)" : c.verb.rawValue) + " " + prefix + c.path + "\n"
+        (dryRun && c.verb != .unchanged ? "would \(c.verb.rawValue)" : c.verb.rawValue) + " "
+        + TerminalText.escape(prefix + c.path) + "\n"
     }
     for o in registered {
       if let e = o.error {

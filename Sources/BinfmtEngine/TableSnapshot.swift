@@ -162,7 +162,9 @@ public struct StatusReport: JSONReport {
     } else if r.mounted {
       out += "no entries\n"
     }
-    for m in boot?.persistence.missingNow ?? [] { out += "\(m.entry): persisted in \(m.file), not live now\n" }
+    for m in boot?.persistence.missingNow ?? [] {
+      out += "\(TerminalText.escape(m.entry)): persisted in \(TerminalText.escape(m.file)), not live now\n"
+    }
     let files = boot?.ourFiles ?? []
     out +=
       "boot: \((boot?.initSystem ?? .none).rawValue), binfmtctl service \((boot?.verdict.state ?? .absent).rawValue)"
@@ -170,13 +172,14 @@ public struct StatusReport: JSONReport {
       files.isEmpty
       ? ", nothing persisted by binfmtctl\n"
       : ", \(files.count) persisted file\(files.count == 1 ? "" : "s")\(boot?.verdict.firesAtBoot == true ? "" : " (NOT applied at next boot)")\n"
-    for n in boot?.persistence.notes ?? [] { out += "  note: \(n.text)\n" }
+    for n in boot?.persistence.notes ?? [] { out += "  note: \(TerminalText.escape(n.text))\n" }
     let problems = s.problems
     if !problems.isEmpty {
       out += "\n\(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"
       for p in problems {
-        out += "  " + (p.entry.map { $0 + ": " } ?? "") + p.message + "\n"
-        if let fix = p.fix { out += "    fix: \(fix)\n" }
+        // Entry names and interpreter paths come from the kernel's table and the disk.
+        out += "  " + TerminalText.escape((p.entry.map { $0 + ": " } ?? "") + p.message) + "\n"
+        if let fix = p.fix { out += "    fix: \(TerminalText.escape(fix))\n" }
       }
     }
     return out

@@ -58,8 +58,50 @@ public struct ELFProgramHeader: Sendable, Hashable {
   }
 
   /// The loader path a PT_INTERP segment holds: its bytes up to the first NUL.
-  public static func loaderPath(fromSegment bytes: [UInt8]) -> String {
-    String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+  public static func loaderPath(fromSegment bytes: [UInt8]) -> [UInt8] {
+    Array(bytes.prefix(while: { $0 != 0 }))
+  }
+
+  /// p_type as readelf names it ("PT_LOAD"), or its number.
+  public static func typeName(_ type: UInt32) -> String {
+    switch type {
+    case 0: return "PT_NULL"
+    case load: return "PT_LOAD"
+    case dynamic: return "PT_DYNAMIC"
+    case interpreter: return "PT_INTERP"
+    case note: return "PT_NOTE"
+    case 5: return "PT_SHLIB"
+    case 6: return "PT_PHDR"
+    case 7: return "PT_TLS"
+    case 0x6474_e550: return "PT_GNU_EH_FRAME"
+    case 0x6474_e551: return "PT_GNU_STACK"
+    case 0x6474_e552: return "PT_GNU_RELRO"
+    case 0x6474_e553: return "PT_GNU_PROPERTY"
+    default: return "p_type 0x" + String(type, radix: 16)
+    }
+  }
+
+  /// Checks that every segment with bytes in the file (p_filesz > 0) lies inside a file of
+  /// `fileSize` bytes. A file cut short (a failed download, a full disk) keeps its headers
+  /// and loses what they point at: exec would map pages past the end (SIGBUS on first
+  /// touch), and a PT_INTERP or PT_NOTE there cannot be read. PT_NULL entries are unused, so
+  /// their fields mean nothing.
+  public static func validateSegments(_ headers: [ELFProgramHeader], fileSize: UInt64) throws(BinfmtError) {
+    for (i, ph) in headers.enumerated() where ph.type != 0 && ph.fileSize > 0 {
+      let name = typeName(ph.type)
+      let (end, overflow) = ph.offset.addingReportingOverflow(ph.fileSize)
+      if overflow {
+        throw BinfmtError(
+          .invalidInput,
+          "corrupt ELF: segment \(i) (\(name)) has p_offset \(ph.offset) + p_filesz \(ph.fileSize), past 2^64 bytes")
+      }
+      if end > fileSize {
+        throw BinfmtError(
+          .invalidInput,
+          "truncated ELF: segment \(i) (\(name)) covers bytes \(ph.offset)..<\(end), past the end of the file's \(fileSize) bytes"
+        )
+      }
+    }
   }
 }
 

@@ -44,49 +44,86 @@ public enum FileFormat: Sendable, Equatable {
   }
 }
 
-/// A `#!` line as the kernel reads it (fs/binfmt_script.c): leading blanks skipped, the
-/// interpreter up to a blank or newline, then at most one argument with trailing blanks cut.
+/// A `#!` line as the kernel reads it (fs/binfmt_script.c `load_script`): the first 256
+/// bytes in a zeroed buffer; the line ends at the first newline, or, when a NUL comes first
+/// or there is none, at byte 255; trailing blanks cut; the interpreter runs from the first
+/// non-blank to the next blank or NUL; then at most one argument, from the next non-blank to
+/// the first NUL or the end of the line, blanks inside it kept.
 public struct ScriptLine: Sendable, Equatable {
-  public var interpreter: String
-  public var argument: String?
-  /// The line ended in "\r\n": the kernel keeps the "\r" as part of the name.
-  public var crlf: Bool
-  /// No newline within the first 256 bytes and the interpreter runs to the end of them.
-  public var truncated: Bool
+  /// Why the kernel refuses the line with ENOEXEC before it looks for an interpreter.
+  public enum Refusal: Sendable, Equatable {
+    /// Nothing but blanks after `#!`.
+    case empty
+    /// No newline and no blank or NUL from the interpreter's start to byte 255.
+    case tooLong
+  }
 
-  static func parse(_ b: [UInt8]) -> ScriptLine {
-    var line = b.dropFirst(2)
-    var truncated = false
-    if let nl = line.firstIndex(of: 10) { line = line[..<nl] } else { truncated = b.count >= 256 }
-    let crlf = line.last == 13
-    line = line.drop(while: { $0 == 32 || $0 == 9 })
-    while let l = line.last, l == 32 || l == 9 { line = line.dropLast() }
-    let interpEnd = line.firstIndex(where: { $0 == 32 || $0 == 9 }) ?? line.endIndex
-    let interp = String(decoding: line[..<interpEnd], as: UTF8.self)
-    var rest = line[interpEnd...].drop(while: { $0 == 32 || $0 == 9 })
-    while let l = rest.last, l == 32 || l == 9 { rest = rest.dropLast() }
-    let arg = rest.isEmpty ? nil : String(decoding: rest, as: UTF8.self)
+  /// The interpreter's bytes as the kernel passes them to open_exec (no NUL, any other byte).
+  public var interpreterBytes: [UInt8]
+  /// The one argument, which can be empty (a blank then a NUL), or nil when there is none.
+  public var argumentBytes: [UInt8]?
+  /// The last word of the line ends in the "\r" of a "\r\n": the kernel keeps it in the name.
+  public var crlf: Bool
+  public var refusal: Refusal?
+
+  public var interpreter: String { String(decoding: interpreterBytes, as: UTF8.self) }
+  public var argument: String? { argumentBytes.map { String(decoding: $0, as: UTF8.self) } }
+
+  /// BINPRM_BUF_SIZE: how much of the file the kernel reads.
+  static let bufferSize = 256
+
+  static func parse(_ head: [UInt8]) -> ScriptLine {
+    // prepare_binprm zeroes the buffer, so a file shorter than 256 bytes ends in NULs.
+    var buf = Array(head.prefix(bufferSize))
+    buf += repeatElement(0, count: bufferSize - buf.count)
+    func blank(_ i: Int) -> Bool { buf[i] == 32 || buf[i] == 9 }
+    let last = bufferSize - 1  // buf_end: byte 255 is never part of the line
+    func refused(_ r: Refusal) -> ScriptLine {
+      ScriptLine(interpreterBytes: [], argumentBytes: nil, crlf: false, refusal: r)
+    }
+    var end: Int
+    // strnchr(buf, 256, '\n') gives up at the first NUL.
+    let newline = buf.firstIndex(where: { $0 == 10 || $0 == 0 }).flatMap { buf[$0] == 10 ? $0 : nil }
+    if let newline {
+      end = newline
+    } else {
+      guard let start = (2...last).first(where: { !blank($0) }) else { return refused(.empty) }
+      guard (start...last).contains(where: { blank($0) || buf[$0] == 0 }) else { return refused(.tooLong) }
+      end = last
+    }
+    while blank(end - 1) { end -= 1 }  // stops at the "!" at worst
+    guard let name = (2...end).first(where: { !blank($0) }), name != end else { return refused(.empty) }
+    let separator = (name...end).first { blank($0) || buf[$0] == 0 }
+    var argument: ArraySlice<UInt8>?
+    if let separator, buf[separator] != 0, let a = (separator...end).first(where: { !blank($0) }) {
+      buf[end] = 0  // the kernel ends the line here, so the argument stops at a NUL
+      argument = buf[a...].prefix { $0 != 0 }
+    }
+    let interpreter = buf[name..<(separator ?? end)]
+    let lastWord = argument ?? interpreter
     return ScriptLine(
-      interpreter: interp, argument: arg, crlf: crlf, truncated: truncated && interpEnd == line.endIndex)
+      interpreterBytes: Array(interpreter), argumentBytes: argument.map(Array.init),
+      crlf: newline != nil && lastWord.last == 13, refusal: nil)
   }
 
   /// Why exec would fail, or nil when the line is sound.
   public var problem: String? {
-    if interpreter.isEmpty { return "script with an empty #! line: exec fails with ENOEXEC" }
+    switch refusal {
+    case .empty: return "script with an empty #! line: exec fails with ENOEXEC"
+    case .tooLong:
+      return
+        "script's #! line has no newline in its first 256 bytes and its interpreter runs past byte 255: the kernel refuses it (ENOEXEC)"
+    case nil: break
+    }
+    if interpreterBytes.isEmpty {
+      // open_exec("") opens the working directory, which is not a regular file.
+      return "script's #! line has a NUL byte where the interpreter should be: exec fails with Permission denied"
+    }
     if crlf {
-      let shown = (argument ?? interpreter).replacingCR()
+      let shown = TerminalText.escape(argumentBytes ?? interpreterBytes)
       return
         "script has CRLF line endings: the kernel looks for '\(shown)' and exec fails with No such file or directory (convert with dos2unix)"
     }
-    if truncated { return "script's #! line is longer than 255 bytes: the kernel refuses it" }
     return nil
-  }
-}
-
-extension String {
-  public func replacingCR() -> String {
-    var s = ""
-    for c in unicodeScalars { if c == "\r" { s += "\\r" } else { s.unicodeScalars.append(c) } }
-    return s
   }
 }

@@ -66,8 +66,10 @@ public indirect enum JSON: Sendable, Equatable {
       case "\n": out += "\\n"
       case "\r": out += "\\r"
       case "\t": out += "\\t"
-      case _ where u.value < 0x20:
-        out += "\\u00" + Hex.byte(UInt8(u.value))
+      // JSON requires only C0 escaped; DEL and C1 are escaped too, so raw output cannot
+      // drive a terminal either. A reader still gets the exact string.
+      case _ where u.value < 0x20 || (0x7f...0x9f).contains(u.value):
+        out += "\\u00" + Hex.byte(UInt8(truncatingIfNeeded: u.value))
       default: out.unicodeScalars.append(u)
       }
     }

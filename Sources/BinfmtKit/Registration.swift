@@ -259,9 +259,13 @@ public struct Registration: Hashable, Sendable {
   public func matches(header: [UInt8], path: String = "") -> Bool {
     switch match {
     case .magic(let offset, let magic, let mask):
+      // The offset comes from the table as read (procfs, or a root we were pointed at). The
+      // kernel refuses an entry whose magic does not fit in its 256 bytes, so one here
+      // matches nothing (and a negative or huge offset cannot index or overflow).
+      guard offset >= 0, offset <= Registration.bufferSize - magic.count else { return false }
       for j in 0..<magic.count {
         let i = offset + j
-        let b: UInt8 = i < header.count && i < Registration.bufferSize ? header[i] : 0
+        let b: UInt8 = i < header.count ? header[i] : 0
         let m = mask?[j] ?? 0xff
         if (b ^ magic[j]) & m != 0 { return false }
       }

@@ -16,8 +16,8 @@ public struct ELFSegments: Sendable, Hashable {
   public var phnum: Int
   public var entry: UInt64
   public var programHeaders: [ELFProgramHeader]
-  /// PT_INTERP, without its NUL.
-  public var interpreter: String?
+  /// PT_INTERP's bytes, without its NUL: any bytes at all, as the kernel passes them on.
+  public var interpreterBytes: [UInt8]?
   public var hasDynamic: Bool
   /// DT_FLAGS_1 has DF_1_PIE.
   public var pieFlag: Bool
@@ -25,6 +25,9 @@ public struct ELFSegments: Sendable, Hashable {
   public var buildID: [UInt8]?
   /// NT_GNU_ABI_TAG: OS and minimum kernel version ("Linux 3.2.0").
   public var abiTag: String?
+
+  /// PT_INTERP as text (for JSON and messages; text output escapes `interpreterBytes`).
+  public var interpreter: String? { interpreterBytes.map { String(decoding: $0, as: UTF8.self) } }
 }
 
 /// The libelf wrapper: the only file that imports CLibelf. Handles never leave it.
@@ -33,7 +36,8 @@ public enum LibELF {
 
   /// Reads program headers, PT_INTERP, notes and PT_DYNAMIC with `ELF_C_READ` (no mmap, so
   /// a file that shrinks under us is an error, not a SIGBUS) and `elf_getdata_rawchunk`,
-  /// which reads only the bytes asked for.
+  /// which reads only the bytes asked for. A segment that ends past the end of the file is a
+  /// verdict (`ELFProgramHeader.validateSegments`) before any segment is read.
   public static func readSegments(path: String) throws(BinfmtError) -> ELFSegments {
     guard initialized else {
       throw BinfmtError(.system, "libelf refused EV_CURRENT", at: path)
@@ -45,8 +49,18 @@ public enum LibELF {
       throw BinfmtError(.system, "cannot open: \(error)", at: path)
     }
     defer { try? fd.close() }
+    // The size of the file libelf reads, not of the one FileHead read earlier (it can change).
+    let size: Int64
+    do {
+      size = try fd.seek(offset: 0, from: .end)
+      _ = try fd.seek(offset: 0, from: .start)
+    } catch {
+      throw BinfmtError(.system, "cannot seek: \(error)", at: path)
+    }
     let handle = ElfHandle(fd: fd.rawValue)
-    return try handle.withElf { elf throws(BinfmtError) in try segments(elf, path: path) }
+    return try handle.withElf { elf throws(BinfmtError) in
+      try segments(elf, path: path, fileSize: UInt64(clamping: size))
+    }
   }
 
   static func libelfError(_ path: String, _ what: String) -> BinfmtError {
@@ -54,7 +68,7 @@ public enum LibELF {
     return BinfmtError(.invalidInput, "\(what): \(msg)", at: path)
   }
 
-  static func segments(_ elf: OpaquePointer, path: String) throws(BinfmtError) -> ELFSegments {
+  static func segments(_ elf: OpaquePointer, path: String, fileSize: UInt64) throws(BinfmtError) -> ELFSegments {
     guard elf_kind(elf) == ELF_K_ELF else {
       throw BinfmtError(.invalidInput, "libelf does not see an ELF file", at: path)
     }
@@ -67,15 +81,19 @@ public enum LibELF {
 
     var out = ELFSegments(
       type: ehdr.e_type, machine: ehdr.e_machine, flags: ehdr.e_flags, phoff: ehdr.e_phoff,
-      phnum: phnum, entry: ehdr.e_entry, programHeaders: [], interpreter: nil, hasDynamic: false,
+      phnum: phnum, entry: ehdr.e_entry, programHeaders: [], interpreterBytes: nil, hasDynamic: false,
       pieFlag: false, buildID: nil, abiTag: nil)
     for i in 0..<phnum {
       var ph = GElf_Phdr()
-      guard gelf_getphdr(elf, Int32(i), &ph) != nil else {
+      // PN_XNUM lets the count come from section 0 (32 bits): never trap on it.
+      guard let index = Int32(exactly: i), gelf_getphdr(elf, index, &ph) != nil else {
         throw libelfError(path, "cannot read program header \(i)")
       }
       out.programHeaders.append(
         .init(type: ph.p_type, offset: ph.p_offset, fileSize: ph.p_filesz, align: ph.p_align))
+    }
+    do { try ELFProgramHeader.validateSegments(out.programHeaders, fileSize: fileSize) } catch {
+      throw error.located(path)
     }
 
     func chunk(_ ph: ELFProgramHeader, limit: UInt64) -> [UInt8]? {
@@ -94,7 +112,7 @@ public enum LibELF {
             .invalidInput, "PT_INTERP segment (\(ph.fileSize) bytes at offset \(ph.offset)) cannot be read",
             at: path)
         }
-        out.interpreter = ELFProgramHeader.loaderPath(fromSegment: bytes)
+        out.interpreterBytes = ELFProgramHeader.loaderPath(fromSegment: bytes)
       case ELFProgramHeader.dynamic:
         out.hasDynamic = true
         if let bytes = chunk(ph, limit: 1 << 20) {

@@ -50,7 +50,7 @@ extension FileHead {
     guard st.st_mode & S_IFMT == S_IFREG else {
       throw BinfmtError(.invalidInput, FileKindError.describe(mode: st.st_mode), at: path)
     }
-    let size = UInt64(st.st_size)
+    let size = UInt64(clamping: st.st_size)  // off_t is signed: never trap on what stat says
     let want = Int(min(UInt64(limit), size))
     var buf = [UInt8](repeating: 0, count: want)
     var got = 0
