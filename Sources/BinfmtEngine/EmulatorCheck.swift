@@ -16,9 +16,10 @@ public struct EmulatorCheck: Sendable {
     let real = context.paths.path(path).string
     let head = try FileHead.read(real)
     let at = path.debugDescription.dropFirst().dropLast()
-    guard case .elf = FileFormat.sniff(head.bytes, size: head.size) else {
+    let format = FileFormat.sniff(head.bytes, size: head.size)
+    guard case .elf = format else {
       let what: String
-      switch FileFormat.sniff(head.bytes, size: head.size) {
+      switch format {
       case .script(let s): what = "a script (#!\(s.interpreter))"
       case .foreign(let v): what = v
       case .elf: what = "ELF"

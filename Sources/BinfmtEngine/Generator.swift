@@ -74,11 +74,8 @@ public struct Generator: Sendable {
           context.output.note(
             "\(reg.interpreter) is not on this host: check on the target that it and its directories are root-owned and not writable by others (C flag)"
           )
-        } else if let bad = context.files.untrusted(reg.interpreter) {
-          throw BinfmtError(
-            .invalidInput, "refusing the C flag: \(bad.why)", at: a.name,
-            cause: "a C interpreter runs with the privileges of every setuid program it starts",
-            fix: Hint.trustedEmulator(refused: reg.interpreter, culprit: bad.culprit, target: a.qemuTarget))
+        } else {
+          try Installer.refuseUntrustedCredentials(reg.interpreter, for: a, files: context.files)
         }
       }
       files.append(

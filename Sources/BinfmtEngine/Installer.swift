@@ -66,6 +66,16 @@ public struct Installer: Sendable {
   public let context: EngineContext
   public init(_ context: EngineContext) { self.context = context }
 
+  /// The C flag's rule (install, persist, generate): the interpreter and every directory above
+  /// it are root's alone, since it runs with the privileges of every setuid program it starts.
+  static func refuseUntrustedCredentials(_ interp: String, for a: Architecture, files: FileFacts) throws(BinfmtError) {
+    guard let bad = files.untrusted(interp) else { return }
+    throw BinfmtError(
+      .invalidInput, "refusing the C flag: \(bad.why)", at: a.name,
+      cause: "a C interpreter runs with the privileges of every setuid program it starts",
+      fix: Hint.trustedEmulator(refused: interp, culprit: bad.culprit, target: a.qemuTarget))
+  }
+
   /// Resolves names, chooses emulators and builds every register string; throws before
   /// anything is written if any of them is wrong. Skipped architectures are noted on stderr.
   public func build(_ request: EntryRequest) throws(BinfmtError) -> [WantedEntry] {
@@ -103,13 +113,8 @@ public struct Installer: Sendable {
         guard f.executable else {
           throw BinfmtError(.invalidInput, "not an executable file", at: emulator, fix: "sudo chmod 755 \(emulator)")
         }
-        if flagSet.contains(.credentials), let bad = files.untrusted(emulator) {
-          // Before running it: an emulator others can replace is not run as root here either.
-          throw BinfmtError(
-            .invalidInput, "refusing the C flag: \(bad.why)", at: a.name,
-            cause: "a C interpreter runs with the privileges of every setuid program it starts",
-            fix: Hint.trustedEmulator(refused: emulator, culprit: bad.culprit, target: a.qemuTarget))
-        }
+        // Before running it: an emulator others can replace is not run as root here either.
+        if flagSet.contains(.credentials) { try Self.refuseUntrustedCredentials(emulator, for: a, files: files) }
         try EmulatorCheck(context).check(emulator, for: a, force: request.force)
         interp = emulator
       } else if let chosen = discovery.choose(for: a, extraDirectories: request.qemuDirs) {
@@ -126,11 +131,8 @@ public struct Installer: Sendable {
         }
         continue
       }
-      if flagSet.contains(.credentials), let bad = files.untrusted(interp) {
-        throw BinfmtError(
-          .invalidInput, "refusing the C flag: \(bad.why)", at: a.name,
-          cause: "a C interpreter runs with the privileges of every setuid program it starts",
-          fix: Hint.trustedEmulator(refused: interp, culprit: bad.culprit, target: a.qemuTarget))
+      if flagSet.contains(.credentials) && request.emulator == nil {
+        try Self.refuseUntrustedCredentials(interp, for: a, files: files)
       }
       let reg = a.registration(interpreter: interp, flags: flagSet)
       try reg.checkRoundTrip(at: a.name)
