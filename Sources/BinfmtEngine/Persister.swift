@@ -279,14 +279,21 @@ public struct Persister: Sendable {
       ConfigFiles.scanBinfmtD(t.context.paths, directories: [Persistence.etcDirectory]),
       directories: [Persistence.etcDirectory])
     let ours = config.ours
+    // Ours by name and marker even when no line parses (what status's broken-config fix names).
+    let ourFiles = config.effective.filter { f in
+      guard Persistence.entryName(fileName: f.name) != nil, case .regular(let b) = f.kind else { return false }
+      return Persistence.isOurs(bytes: b)
+    }
     var selected: [String] = []
     if all {
-      selected = ours.map(\.file.name)
+      selected = ours.map(\.file.name) + ourFiles.map(\.name)
     } else {
       for n in names {
-        let byName = ours.filter { $0.registration.name == n }
+        let byName =
+          ours.filter { $0.registration.name == n }.map(\.file.name)
+          + ourFiles.filter { Persistence.entryName(fileName: $0.name) == n }.map(\.name)
         if !byName.isEmpty {
-          selected += byName.map(\.file.name)
+          selected += byName
           continue
         }
         guard let a = context.catalog.resolve(n) else {

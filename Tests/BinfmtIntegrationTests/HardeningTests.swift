@@ -254,6 +254,14 @@ import Testing
         printf "$OURS\\n:qemu-aarch64:M::$M:$K:/usr/bin/:F\\n" > /etc/binfmt.d/zz-binfmtctl-qemu-aarch64.conf
         "$B" boot 2>/run/b; echo "@boot=$?"; echo "@bootmsg=$(grep -c 'is a directory' /run/b)"
         echo "@container=$(grep -c 'container' /run/b)"
+        # A disabled entry: probe names `enable`, which makes it work.
+        rm -f /etc/binfmt.d/*; "$B" install aarch64 >/dev/null 2>&1; echo 0 > /proc/sys/fs/binfmt_misc/qemu-aarch64
+        fix=$("$B" probe aarch64 | sed -n 's/.*fix: sudo //p'); echo "@fix3=$fix"
+        sh -c "\\"$B\\" ${fix#binfmtctl }" >/dev/null 2>&1; "$B" probe aarch64 >/dev/null; echo "@after3=$?"
+        # A broken file of ours for an entry that is not a catalog name: status says unpersist.
+        printf "$OURS\\n:myentry:M::\\\\xZZ::/x:F\\n" > /etc/binfmt.d/zz-binfmtctl-myentry.conf
+        fix=$("$B" status | sed -n 's/.*fix: sudo //p' | grep myentry); echo "@fix4=$fix"
+        sh -c "\\"$B\\" ${fix#binfmtctl }" >/dev/null 2>&1; echo "@after4=$(ls /etc/binfmt.d | grep -c myentry)"
         """)
     let m = marks(r)
     #expect(m["probe"] == "1" && m["fix1"]?.hasPrefix("echo 1 | tee") == true, "\(m)")
@@ -262,5 +270,7 @@ import Testing
     #expect(m["fix2"] == "binfmtctl persist --replace qemu-aarch64", "\(m)")
     #expect(m["after2"] == "0" && m["lost"] == "0", "\(m)")
     #expect(m["boot"] == "1" && m["bootmsg"] == "1" && m["container"] == "0", "\(m) \(r.stderr)")
+    #expect(m["fix3"] == "binfmtctl enable qemu-aarch64" && m["after3"] == "0", "\(m)")
+    #expect(m["fix4"] == "binfmtctl unpersist myentry" && m["after4"] == "0", "\(m)")
   }
 }
