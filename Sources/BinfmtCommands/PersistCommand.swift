@@ -13,7 +13,9 @@ struct Persist: EngineCommand {
       in systemd-binfmt's order, so ours win), installs and enables the boot service for the
       init system (systemd unit via sd-bus, OpenRC script, or WSL's [boot] command), then
       registers the entries now. Without architectures, persists exactly the qemu entries that
-      are live. With --root, writes into an offline image and registers nothing.
+      are live. With --root, writes into an offline image and registers nothing; paths in it
+      resolve as under chroot (a symlink such as etc -> /data/etc leads to IMAGE/data/etc, never
+      out of the image), and one that leads nowhere inside is refused before the first write.
       Exit status: 0 done, 1 files written but some live registrations failed, 2 bad usage,
       3 no emulator, 4 the system refused, 5 a conflicting file or entry (nothing changed).
       """)

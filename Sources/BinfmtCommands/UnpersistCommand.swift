@@ -10,7 +10,8 @@ struct Unpersist: EngineCommand {
       Removes /etc/binfmt.d/zz-binfmtctl-<entry>.conf for the named entries or architectures
       (only files carrying binfmtctl's marker). --all also disables and removes the boot
       service (systemd unit, OpenRC script and runlevel link, WSL [boot] command). Live entries
-      stay until the next reboot; `binfmtctl uninstall` removes them now.
+      stay until the next reboot; `binfmtctl uninstall` removes them now. With --root, paths in
+      the image resolve as under chroot: nothing outside it is ever removed.
       Exit status: 0 done (or nothing to do), 2 bad usage, 4 the system refused.
       """)
 

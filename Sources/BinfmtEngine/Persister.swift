@@ -14,7 +14,11 @@ public struct PersistLayout: Sendable {
   public static let openrcLink = "/etc/runlevels/boot/binfmtctl"
   public static let wslConf = "/etc/wsl.conf"
 
-  public func node(_ absolute: String) -> FileNode { ConfigFiles.node(paths.path(absolute)) }
+  /// What is at `absolute` inside the root, resolved as under chroot (`SystemRoot`).
+  public func node(_ absolute: String) -> FileNode {
+    guard let root = try? SystemRoot(paths) else { return .absent }
+    return root.node(absolute)
+  }
 
   func isOurUnit(_ absolute: String) -> Bool {
     if case .file(let text) = node(absolute) { return Units.isOurs(text) }
@@ -286,7 +290,9 @@ public struct Persister: Sendable {
   }
 }
 
-/// The one executor of planned file changes, under a system root.
+/// The one executor of planned file changes, under a system root: every path resolved inside
+/// it as under chroot (`SystemRoot`), so a symlink in an image never leads a write or a
+/// removal out of it.
 struct FileChanges {
   let context: EngineContext
   init(_ context: EngineContext) { self.context = context }
@@ -298,29 +304,29 @@ struct FileChanges {
   }
 
   func checkWritable(_ changes: [FileChange]) throws(BinfmtError) {
+    let root = try SystemRoot(context.paths)
     for c in changes {
       if case .keep = c.kind { continue }
-      try context.files.checkWritable(forFileAt: c.path)
+      try root.checkWritable(forFileAt: c.path)
     }
   }
 
   func perform(_ changes: [FileChange]) throws(BinfmtError) {
+    let root = try SystemRoot(context.paths)
     for c in changes {
-      let p = context.paths.path(c.path)
       switch c.kind {
       case .keep:
         break
       case .write(let text, let mode):
-        try AtomicFile.makeDirectories(p.removingLastComponent())
-        try AtomicFile.write(text, to: p, mode: mode)
+        try root.write(text, to: c.path, mode: mode)
       case .symlink(let to):
-        try ConfigFiles.symlink(to, at: p)
+        try root.symlink(to, at: c.path)
       case .remove:
         // Only files that carry our marker, whatever the plan said.
         let binfmtD = c.path.hasPrefix(Persistence.etcDirectory + "/")
-        try ConfigFiles.removeFile(p, ifOurs: { text in binfmtD ? Persistence.isOurs(text) : Units.isOurs(text) })
+        try root.removeFile(c.path, ifOurs: { text in binfmtD ? Persistence.isOurs(text) : Units.isOurs(text) })
       case .removeSymlink(let to):
-        try ConfigFiles.removeSymlink(p, ifPointingTo: to)
+        try root.removeSymlink(c.path, ifPointingTo: to)
       }
     }
   }

@@ -37,26 +37,31 @@ public struct BinfmtMiscTable: Sendable {
 
 /// Reads a small file (procfs, config) whole, refusing anything over `limit` bytes.
 public func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtError) -> String {
-  let fd: FileDescriptor
-  do {
-    fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
-  } catch {
-    throw errnoError(error, path: path.string, action: "cannot open")
+  let fd: Int32
+  switch valueOrErrno({ open(path.string, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }) {
+  case .success(let f): fd = f
+  case .failure(let e): throw errnoError(e, path: path.string, action: "cannot open")
   }
-  defer { try? fd.close() }
+  defer { close(fd) }
+  return try readSmallFile(fd: fd, shownAs: path.string, limit: limit)
+}
+
+/// `readSmallFile` of an open file, from its current offset; `path` names it in messages.
+func readSmallFile(fd: Int32, shownAs path: String, limit: Int = 1 << 20) throws(BinfmtError) -> String {
+  let file = FileDescriptor(rawValue: fd)
   var out: [UInt8] = []
   var buf = [UInt8](repeating: 0, count: 4096)
   while true {
     let n: Int
     do {
-      n = try buf.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+      n = try buf.withUnsafeMutableBytes { try file.read(into: $0, retryOnInterrupt: true) }
     } catch {
-      throw errnoError(error, path: path.string, action: "cannot read")
+      throw errnoError(error, path: path, action: "cannot read")
     }
     if n == 0 { break }
     out += buf[0..<n]
     if out.count > limit {
-      throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path.string)
+      throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path)
     }
   }
   return String(decoding: out, as: UTF8.self)
@@ -64,8 +69,20 @@ public func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtE
 
 /// Names in a directory, in readdir(3) order, without `.` and `..`; nil if it cannot be opened.
 public func directoryEntries(_ path: String) -> [String]? {
-  guard let d = opendir(path) else { return nil }
+  guard case .success(let fd) = valueOrErrno({ open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) else { return nil }
+  defer { close(fd) }
+  return directoryEntries(fd: fd)
+}
+
+/// `directoryEntries` of an open directory (which stays open, and is read from the start).
+func directoryEntries(fd: Int32) -> [String]? {
+  guard case .success(let copy) = valueOrErrno({ dup(fd) }) else { return nil }
+  guard let d = fdopendir(copy) else {
+    close(copy)
+    return nil
+  }
   defer { closedir(d) }
+  rewinddir(d)
   var out: [String] = []
   while let ent = readdir(d) {
     let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
