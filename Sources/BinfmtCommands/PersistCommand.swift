@@ -17,7 +17,8 @@ struct Persist: EngineCommand {
       resolve as under chroot (a symlink such as etc -> /data/etc leads to IMAGE/data/etc, never
       out of the image), and one that leads nowhere inside is refused before the first write.
       Exit status: 0 done, 1 files written but some live registrations failed, 2 bad usage,
-      3 no emulator, 4 the system refused, 5 a conflicting file or entry (nothing changed).
+      3 no emulator, 4 the system refused (or another binfmtctl held the lock longer than
+      --wait; only registering takes it), 5 a conflicting file or entry (nothing changed).
       """)
 
   @OptionGroup var entries: EntryDefinitionOptions
@@ -30,9 +31,11 @@ struct Persist: EngineCommand {
   @Flag(help: "Replace differing persisted files and live entries.") var replace = false
   @Flag(help: "Write the files but do not register now.") var noRegister = false
   @Flag(help: "Print what would change; change nothing.") var dryRun = false
+  @OptionGroup var lock: LockOptions
   @OptionGroup var output: JSONOption
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { output.format }
+  var lockWaitSeconds: Int { lock.seconds() }
 
   func validate() throws {
     if root != nil && entries.request == nil {

@@ -155,7 +155,7 @@ public struct Installer: Sendable {
     let paths = context.paths
     let bm = BinfmtMisc(paths: paths)
     try BinfmtMisc.requireRoot()
-    let lock = try TableLock(paths: paths)
+    let lock = try context.lockTable()
     try bm.ensureMounted()
     try bm.checkWritable()
     let table = BinfmtMiscTable.read(paths)

@@ -202,7 +202,7 @@ import Testing
       #expect(error.description == root.path("/nope").string + ": no such file")
     }
     do {
-      _ = try TableLock(paths: SystemPaths(root: root.path("/no/such/dir")))
+      _ = try TableLock(paths: SystemPaths(root: root.path("/no/such/dir")), wait: LockWait()) { _ in }
       Issue.record("locked in a missing directory")
     } catch {
       #expect(error.errno == .noSuchFileOrDirectory)
