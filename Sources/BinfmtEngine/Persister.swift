@@ -20,6 +20,13 @@ public struct PersistLayout: Sendable {
     return root.node(absolute)
   }
 
+  /// Whether `name` in `directory` is a file persist writes (atomically, so a killed run may
+  /// have left its `.NAME.tmp.PID` there).
+  static func writes(_ name: String, in directory: String) -> Bool {
+    if directory == Persistence.etcDirectory { return Persistence.entryName(fileName: name) != nil }
+    return [unitPath, openrcScript, wslConf].contains(directory + "/" + name)
+  }
+
   func isOurUnit(_ absolute: String) -> Bool {
     if case .file(let text) = node(absolute) { return Units.isOurs(text) }
     return false
@@ -313,7 +320,16 @@ struct FileChanges {
 
   func perform(_ changes: [FileChange]) throws(BinfmtError) {
     let root = try SystemRoot(context.paths)
+    var swept: Set<String> = []
     for c in changes {
+      if case .keep = c.kind { continue }
+      // Temp files a killed run left in a directory we change, once per directory.
+      let dir = FilePath(c.path).removingLastComponent().string
+      if swept.insert(dir).inserted {
+        for p in root.removeStaleTemporaries(in: dir, owned: { PersistLayout.writes($0, in: dir) }) {
+          context.output.note("removed \(context.paths.path(p)), left by an interrupted binfmtctl")
+        }
+      }
       switch c.kind {
       case .keep:
         break

@@ -72,6 +72,24 @@ public enum AtomicFile {
   /// The hidden temp file of a write of `name` by process `pid`: `.NAME.tmp.PID`.
   public static func temporaryName(for name: String, pid: Int32) -> String { ".\(name).tmp.\(pid)" }
 
+  /// `temporaryName` read back: (NAME, PID) for exactly that pattern (PID decimal, no
+  /// leading zero, a valid pid), nil for anything else.
+  public static func parseTemporaryName(_ entry: String) -> (name: String, pid: Int32)? {
+    let u = Array(entry.utf8)
+    let marker = Array(".tmp.".utf8)
+    guard u.first == UInt8(ascii: "."), u.count >= 1 + 1 + marker.count + 1 else { return nil }
+    // The last ".tmp." splits NAME from PID: a name may itself contain ".tmp.".
+    var i = u.count - marker.count
+    while i >= 2 && !u[i..<(i + marker.count)].elementsEqual(marker) { i -= 1 }
+    guard i >= 2 else { return nil }
+    let digits = u[(i + marker.count)...]
+    guard let first = digits.first, first != UInt8(ascii: "0"), digits.count <= 10,
+      digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+      let pid = Int32(String(decoding: digits, as: UTF8.self))
+    else { return nil }
+    return (String(decoding: u[1..<i], as: UTF8.self), pid)
+  }
+
   /// mkdir -p, refusing to pass through a symlinked component it did not expect.
   public static func makeDirectories(_ dir: FilePath, mode: mode_t = 0o755) throws(BinfmtError) {
     var current = dir.root.map { FilePath(root: $0) } ?? FilePath(".")

@@ -302,6 +302,23 @@ public struct SystemRoot: ~Copyable {
     }
     fsync(dir.raw)
   }
+
+  /// Removes the temporary files (`.NAME.tmp.PID`, AtomicFile's) that a killed run left in
+  /// `directory`: only regular files of exactly that pattern, only for names `owned` accepts,
+  /// and only when process PID no longer exists. Returns their paths.
+  public func removeStaleTemporaries(in directory: String, owned: (String) -> Bool) -> [String] {
+    guard let dir = try? self.directory(directory) else { return [] }
+    var removed: [String] = []
+    for entry in LinuxSystem.directoryEntries(fd: dir.raw) ?? [] {
+      guard let (name, pid) = AtomicFile.parseTemporaryName(entry), owned(name), !CurrentProcess.isAlive(pid)
+      else { continue }
+      var st = stat()
+      guard fstatat(dir.raw, entry, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+      if unlinkat(dir.raw, entry, 0) == 0 { removed.append(FilePath(directory).appending(entry).string) }
+    }
+    if !removed.isEmpty { fsync(dir.raw) }
+    return removed
+  }
 }
 
 /// A file descriptor, closed when the value goes away.

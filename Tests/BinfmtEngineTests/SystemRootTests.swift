@@ -123,4 +123,42 @@ import Testing
     #expect(
       found == ["a.conf": .regular(":a:M::ab::/x:\n"), "m.conf": .mask, "d.conf": .unreadable("dangling symlink")])
   }
+
+  /// A pid no process can have: above the kernel's pid_max.
+  func deadPID() throws -> Int32 {
+    let max = try String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8)
+    return try #require(Int32(max.trimmingCharacters(in: .whitespacesAndNewlines))) + 1
+  }
+
+  @Test func temporaryNames() {
+    #expect(AtomicFile.temporaryName(for: "a.conf", pid: 12) == ".a.conf.tmp.12")
+    #expect(AtomicFile.parseTemporaryName(".a.conf.tmp.12")! == ("a.conf", 12))
+    #expect(AtomicFile.parseTemporaryName(".a.tmp.b.tmp.7")! == ("a.tmp.b", 7))
+    #expect(AtomicFile.parseTemporaryName(".a.tmp.1")! == ("a", 1))
+    for bad in [
+      "a.conf.tmp.12", ".a.conf.tmp.", ".a.conf.tmp.012", ".a.conf.tmp.0", ".a.conf.tmp.12x", ".a.conf.tmp.-1",
+      ".a.conf.tmp.99999999999", "..tmp.1", ".tmp.1", ".a.conf",
+    ] {
+      #expect(AtomicFile.parseTemporaryName(bad) == nil, "\(bad)")
+    }
+  }
+
+  /// Only `.NAME.tmp.PID` regular files, for owned names, of processes that are gone.
+  @Test func staleTemporariesOfDeadProcessesGo() throws {
+    let root = try TestRoot()
+    let me = ProcessInfo.processInfo.processIdentifier
+    let dead = try deadPID()
+    let dir = "/etc/binfmt.d"
+    let names = [
+      ".ours.conf.tmp.\(dead)", ".ours.conf.tmp.\(me)", ".theirs.conf.tmp.\(dead)", ".ours.conf.tmp.\(dead).bak",
+      "ours.conf.tmp.\(dead)",
+    ]
+    for n in names { try root.write(dir + "/" + n, "half") }
+    try symlink(root, dir + "/.ours2.conf.tmp.\(dead)", to: "/etc/passwd")
+    let files = try SystemRoot(root.paths)
+    let removed = files.removeStaleTemporaries(in: dir) { $0 == "ours.conf" || $0 == "ours2.conf" }
+    #expect(removed == [dir + "/.ours.conf.tmp.\(dead)"])
+    #expect(root.names(dir) == (names.dropFirst() + [".ours2.conf.tmp.\(dead)"]).sorted())
+    #expect(files.removeStaleTemporaries(in: "/no/such/dir") { _ in true }.isEmpty)
+  }
 }
