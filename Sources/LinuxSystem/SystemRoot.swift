@@ -6,11 +6,13 @@ import SystemPackage
   import Glibc
 #endif
 
-/// A system root opened once, and the file operations `persist` and `unpersist` make in it.
+/// A system root opened once per operation (a read while planning, the writability check, the
+/// batch of changes), and the file operations `persist` and `unpersist` make in it.
 ///
 /// Every path is resolved relative to the root's descriptor with openat2(2) and
 /// RESOLVE_IN_ROOT, the way chroot(2) and `systemctl --root` see it: an absolute symlink in an
-/// image (`etc -> /etc`) starts again at the image's root, and `..` stops there. So a symlink
+/// image (`etc -> /data/etc`) starts again at the image's root (IMAGE/data/etc; `etc -> /etc`
+/// is a loop there, as under chroot), and `..` stops there. So a symlink
 /// that points out of an image is followed to the same path inside it, never outside; when
 /// nothing is there inside, it leads nowhere and the operation is refused. The last component
 /// of a path is never followed: writes refuse a symlink there, removals look at the link itself.
