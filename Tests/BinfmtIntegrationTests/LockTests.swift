@@ -77,14 +77,15 @@ import Testing
   }
 
   /// Out-of-range and huge `--wait` values are usage errors (exit 2) that say the range;
-  /// `boot` takes the option too.
+  /// `boot` takes the option too. Run in the sandbox (and dry where there is a dry run), so a
+  /// regression that accepted them could never change the host's table.
   @Test func waitIsBounded() throws {
     for args in [
-      ["install", "arm64", "--wait", "3601"], ["uninstall", "--all", "--wait=-1"],
-      ["persist", "arm64", "--wait", "99999999999999999999"], ["boot", "--wait", "100000"],
-      ["enable", "arm64", "--wait", "1e9"],
+      ["install", "arm64", "--dry-run", "--wait", "3601"], ["uninstall", "--all", "--dry-run", "--wait=-1"],
+      ["persist", "arm64", "--dry-run", "--wait", "99999999999999999999"], ["boot", "--wait", "100000"],
+      ["enable", "arm64", "--dry-run", "--wait", "1e9"],
     ] {
-      let r = try run(Env.binary, args)
+      let r = try inSandbox(#"b="$1"; shift; "$b" "$@""#, [Env.binary] + args)
       #expect(r.status == 2, "\(args): \(r.status) \(r.stderr)")
       #expect(r.stderr.contains("--wait") && r.stderr.contains("3600"), "\(args): \(r.stderr)")
     }
