@@ -31,7 +31,9 @@ let package = Package(
     // Pure model: catalog, register strings, binfmt.d, ELF decoding, planning, rules. No I/O.
     .target(name: "BinfmtKit", dependencies: [system], swiftSettings: strict),
     // procfs, files, atomic writes, processes: the only place that makes system calls.
-    .target(name: "LinuxSystem", dependencies: ["BinfmtKit", system], swiftSettings: strict),
+    .target(name: "LinuxSystem", dependencies: ["BinfmtKit", "CLinux", system], swiftSettings: strict),
+    // The kernel calls glibc does not wrap (openat2), as C functions; only LinuxSystem imports it.
+    .systemLibrary(name: "CLinux"),
     // The one module that imports libelf.
     .target(name: "ELF", dependencies: ["BinfmtKit", "CLibelf", system], swiftSettings: strict),
     .systemLibrary(name: "CLibelf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),

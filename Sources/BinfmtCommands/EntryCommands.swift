@@ -23,11 +23,13 @@ struct Uninstall: EngineCommand {
     commandName: "uninstall",
     abstract: "Remove binfmt_misc entries by name or architecture (--all: binfmtctl's and qemu's only).",
     discussion:
-      "Removing an entry that is not there is not an error. Exit status: 0 done, 1 some removals failed, 4 not allowed."
+      "Removing an entry that is not there is not an error. Exit status: 0 done, 1 some removals failed, 4 not allowed (or the lock stayed held longer than --wait)."
   )
   @OptionGroup var options: EntrySelectionOptions
+  @OptionGroup var lock: LockOptions
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { options.output.format }
+  var lockWaitSeconds: Int { lock.seconds() }
   func report(_ context: EngineContext) throws -> any CommandReport { try options.apply(.remove, context) }
 }
 
@@ -35,10 +37,14 @@ struct Enable: EngineCommand {
   static let configuration = CommandConfiguration(
     commandName: "enable",
     abstract: "Enable binfmt_misc entries by name or architecture.",
-    discussion: "Exit status: 0 done, 1 some failed, 3 no such entry, 4 not allowed.")
+    discussion:
+      "Exit status: 0 done, 1 some failed, 3 no such entry, 4 not allowed (or the lock stayed held longer than --wait)."
+  )
   @OptionGroup var options: EntrySelectionOptions
+  @OptionGroup var lock: LockOptions
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { options.output.format }
+  var lockWaitSeconds: Int { lock.seconds() }
   func report(_ context: EngineContext) throws -> any CommandReport { try options.apply(.enable, context) }
 }
 
@@ -46,9 +52,13 @@ struct Disable: EngineCommand {
   static let configuration = CommandConfiguration(
     commandName: "disable",
     abstract: "Disable binfmt_misc entries by name or architecture (they stay registered).",
-    discussion: "Exit status: 0 done, 1 some failed, 3 no such entry, 4 not allowed.")
+    discussion:
+      "Exit status: 0 done, 1 some failed, 3 no such entry, 4 not allowed (or the lock stayed held longer than --wait)."
+  )
   @OptionGroup var options: EntrySelectionOptions
+  @OptionGroup var lock: LockOptions
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { options.output.format }
+  var lockWaitSeconds: Int { lock.seconds() }
   func report(_ context: EngineContext) throws -> any CommandReport { try options.apply(.disable, context) }
 }

@@ -12,15 +12,18 @@ struct Install: EngineCommand {
       same architecture, is refused with the difference unless --replace, which replaces exactly
       those entries. Default flags: PF (see README).
       Exit status: 0 done (or nothing to do), 1 some entries failed, 2 bad usage, 3 no emulator,
-      4 the system refused (not root, read-only /proc/sys), 5 conflicts with live entries.
+      4 the system refused (not root, read-only /proc/sys; or the lock stayed held by another
+      binfmtctl longer than --wait), 5 conflicts with live entries.
       """)
 
   @OptionGroup var entries: EntryDefinitionOptions
   @Flag(help: "Replace live entries that differ or match the same architecture.") var replace = false
   @Flag(help: "Print what would be written; change nothing.") var dryRun = false
+  @OptionGroup var lock: LockOptions
   @OptionGroup var output: JSONOption
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { output.format }
+  var lockWaitSeconds: Int { lock.seconds() }
 
   func validate() throws {
     try NamesOrAll.validate(entries.architectures, all: entries.all, plural: "architectures", singular: "architecture")

@@ -7,6 +7,24 @@ struct GlobalOptions: ParsableArguments {
   @Option(help: .hidden) var hostMachine: String?
 }
 
+/// `--wait`, for every command that changes the table (and so takes its lock).
+struct LockOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "Seconds to wait for another binfmtctl's lock: 0 (fail at once) to \(LockWait.maximumSeconds); default \(LockWait.defaultSeconds), boot \(Units.bootLockWait).",
+      valueName: "seconds"))
+  var wait: Int?
+
+  func validate() throws {
+    if let wait, !(0...LockWait.maximumSeconds).contains(wait) {
+      throw ValidationError("--wait takes 0 to \(LockWait.maximumSeconds) seconds, not \(wait)")
+    }
+  }
+
+  /// The wait, `fallback` when not given.
+  func seconds(or fallback: Int = LockWait.defaultSeconds) -> Int { wait ?? fallback }
+}
+
 /// `--json`, for every command whose output a script would parse.
 struct JSONOption: ParsableArguments {
   @Flag(help: "Print JSON on stdout (sorted keys); notes go to stderr.") var json = false

@@ -44,11 +44,14 @@ protocol EngineCommand: ParsableCommand {
   var globals: GlobalOptions { get }
   /// Text unless the command has `--json` and it was given.
   var format: OutputFormat { get }
+  /// How long the table lock is waited for (`--wait`, on the commands that take it).
+  var lockWaitSeconds: Int { get }
   func report(_ context: EngineContext) throws -> any CommandReport
 }
 
 extension EngineCommand {
   var format: OutputFormat { .text }
+  var lockWaitSeconds: Int { LockWait.defaultSeconds }
 }
 
 public enum BinfmtctlMain {
@@ -61,7 +64,9 @@ public enum BinfmtctlMain {
     do {
       var command = try Binfmtctl.parseAsRoot(arguments)
       if let c = command as? any EngineCommand {
-        let context = EngineContext.live(hostMachine: c.globals.hostMachine, output: output)
+        var context = EngineContext.live(hostMachine: c.globals.hostMachine, output: output)
+        context.lockWait = LockWait(
+          seconds: c.lockWaitSeconds, command: type(of: c).configuration.commandName ?? "binfmtctl")
         let report = try c.report(context)
         Output.emit(report, as: c.format, to: output)
         if let e = report.trailingError {

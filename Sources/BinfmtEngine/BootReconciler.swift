@@ -35,7 +35,7 @@ public struct BootReconciler: Sendable {
     var failed: [String] = []
     do throws(BinfmtError) {
       try BinfmtMisc.requireRoot()
-      let lock = try TableLock(paths: paths)
+      let lock = try context.lockTable()
       defer { _ = lock }
       try bm.ensureMounted()
       let live = BinfmtMiscTable.read(paths)

@@ -41,6 +41,9 @@ public struct EngineContext: Sendable {
   public var systemdBooted: Bool
   /// `$PATH`'s absolute directories, searched for emulators after /usr/bin and /usr/local/bin.
   public var searchPath: [String]
+  /// How long to wait for another binfmtctl's table lock (`--wait`), and this command's name
+  /// for the lock file.
+  public var lockWait = LockWait()
 
   public init(
     paths: SystemPaths, hostMachine: String, catalog: Catalog = .standard, output: OutputSink = .standard,
@@ -62,6 +65,15 @@ public struct EngineContext: Sendable {
       searchPath: (CurrentProcess.environment("PATH") ?? "").split(separator: ":").map(String.init).filter {
         $0.hasPrefix("/")
       })
+  }
+
+  /// The table lock, waited for as `lockWait` says; after a second of waiting, one note says
+  /// whom for. Every command that changes the table takes it here.
+  public func lockTable() throws(BinfmtError) -> TableLock {
+    try TableLock(paths: paths, wait: lockWait) { holder in
+      output.note(
+        "waiting for the lock held by \(holder.map(\.description) ?? "another process"), up to \(lockWait.seconds) s")
+    }
   }
 
   /// Files under the root: interpreters, emulators, writability.

@@ -43,7 +43,7 @@ public struct EntryEditor: Sendable {
       return EntryActionReport(action: action, results: [], dryRun: dryRun, notMounted: true)
     }
     if !dryRun { try BinfmtMisc.requireRoot() }
-    let lock: TableLock? = dryRun ? nil : try TableLock(paths: paths)
+    let lock: TableLock? = dryRun ? nil : try context.lockTable()
     defer { _ = lock }
     if !dryRun { try bm.checkWritable() }
     let snap = TableSnapshot.read(context)

@@ -166,7 +166,7 @@ public struct Installer: Sendable {
   /// table, and a plan without conflicts.
   public func prepare(_ wanted: [WantedEntry], replace: Bool) throws(BinfmtError) -> PreparedInstall {
     try BinfmtMisc.requireRoot()
-    return try prepare(wanted, replace: replace, holding: try TableLock(paths: context.paths))
+    return try prepare(wanted, replace: replace, holding: try context.lockTable())
   }
 
   /// The same, under a lock the caller already holds (`persist` holds it from its first read

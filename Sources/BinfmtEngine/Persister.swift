@@ -14,7 +14,18 @@ public struct PersistLayout: Sendable {
   public static let openrcLink = "/etc/runlevels/boot/binfmtctl"
   public static let wslConf = "/etc/wsl.conf"
 
-  public func node(_ absolute: String) -> FileNode { ConfigFiles.node(paths.path(absolute)) }
+  /// What is at `absolute` inside the root, resolved as under chroot (`SystemRoot`).
+  public func node(_ absolute: String) -> FileNode {
+    guard let root = try? SystemRoot(paths) else { return .absent }
+    return root.node(absolute)
+  }
+
+  /// Whether `name` in `directory` is a file persist writes (atomically, so a killed run may
+  /// have left its `.NAME.tmp.PID` there).
+  static func writes(_ name: String, in directory: String) -> Bool {
+    if directory == Persistence.etcDirectory { return Persistence.entryName(fileName: name) != nil }
+    return [unitPath, openrcScript, wslConf].contains(directory + "/" + name)
+  }
 
   func isOurUnit(_ absolute: String) -> Bool {
     if case .file(let text) = node(absolute) { return Units.isOurs(text) }
@@ -109,16 +120,13 @@ public struct Persister: Sendable {
     }
   }
 
-  /// The table lock for a command that changes files: required on the running system (where
-  /// the files and the table must agree), taken when possible for an image.
+  /// The table lock for a command that changes files on the running system, where the files
+  /// and the table must agree. An offline image (`--root`) has no table here: the host's lock
+  /// is not its business (and the image's /run is not trusted to hold one).
   func lock(_ t: Target) throws(BinfmtError) -> TableLock? {
-    if !t.offline { try BinfmtMisc.requireRoot() }
-    do {
-      return try TableLock(paths: context.paths)
-    } catch {
-      if t.offline { return nil }
-      throw error
-    }
+    if t.offline { return nil }
+    try BinfmtMisc.requireRoot()
+    return try context.lockTable()
   }
 
   public func persist(_ request: Request) throws(BinfmtError) -> PersistReport {
@@ -355,7 +363,9 @@ public struct Persister: Sendable {
   }
 }
 
-/// The one executor of planned file changes, under a system root.
+/// The one executor of planned file changes, under a system root: every path resolved inside
+/// it as under chroot (`SystemRoot`), so a symlink in an image never leads a write or a
+/// removal out of it.
 struct FileChanges {
   let context: EngineContext
   init(_ context: EngineContext) { self.context = context }
@@ -367,9 +377,10 @@ struct FileChanges {
   }
 
   func checkWritable(_ changes: [FileChange]) throws(BinfmtError) {
+    let root = try SystemRoot(context.paths)
     for c in changes {
       if case .keep = c.kind { continue }
-      try context.files.checkWritable(forFileAt: c.path)
+      try root.checkWritable(forFileAt: c.path)
     }
   }
 
@@ -380,22 +391,30 @@ struct FileChanges {
 
   /// `done` gets each change once it is made, so a failure part-way can say what was.
   func perform(_ changes: [FileChange], done: inout [FileChange]) throws(BinfmtError) {
+    let root = try SystemRoot(context.paths)
+    var swept: Set<String> = []
     for c in changes {
-      let p = context.paths.path(c.path)
+      if case .keep = c.kind { continue }
+      // Temp files a killed run left in a directory we change, once per directory.
+      let dir = FilePath(c.path).removingLastComponent().string
+      if swept.insert(dir).inserted {
+        for p in root.removeStaleTemporaries(in: dir, owned: { PersistLayout.writes($0, in: dir) }) {
+          context.output.note("removed \(context.paths.path(p)), left by an interrupted binfmtctl")
+        }
+      }
       switch c.kind {
       case .keep:
         break
       case .write(let text, let mode):
-        try AtomicFile.makeDirectories(p.removingLastComponent())
-        try AtomicFile.write(text, to: p, mode: mode)
+        try root.write(text, to: c.path, mode: mode)
       case .symlink(let to):
-        try ConfigFiles.symlink(to, at: p)
+        try root.symlink(to, at: c.path)
       case .remove:
         // Only files that carry our marker, whatever the plan said.
         let binfmtD = c.path.hasPrefix(Persistence.etcDirectory + "/")
-        try ConfigFiles.removeFile(p, ifOurs: { text in binfmtD ? Persistence.isOurs(text) : Units.isOurs(text) })
+        try root.removeFile(c.path, ifOurs: { text in binfmtD ? Persistence.isOurs(text) : Units.isOurs(text) })
       case .removeSymlink(let to):
-        try ConfigFiles.removeSymlink(p, ifPointingTo: to)
+        try root.removeSymlink(c.path, ifPointingTo: to)
       }
       done.append(c)
     }

@@ -6,6 +6,12 @@ public enum Units {
   public static let wantedBy = "sysinit.target"
   public static let defaultExec = "/usr/local/bin/binfmtctl"
   public static let systemdMarker = "# binfmtctl-managed:"
+  /// The unit's TimeoutStartSec: systemd kills `binfmtctl boot` after this.
+  public static let startTimeoutSeconds = 90
+  /// How long `boot` waits for another binfmtctl's lock by default: well inside
+  /// `startTimeoutSeconds`, leaving time for the registrations and a clear failure in the
+  /// journal instead of systemd's kill.
+  public static let bootLockWait = 30
 
   public static func systemdService(exec: String) -> String {
     // The literal drops its last newline; files end with one.
@@ -32,7 +38,7 @@ public enum Units {
     Type=oneshot
     RemainAfterExit=yes
     ExecStart=\(exec) boot
-    TimeoutStartSec=90s
+    TimeoutStartSec=\(startTimeoutSeconds)s
 
     [Install]
     WantedBy=sysinit.target

@@ -204,13 +204,22 @@ public func kernelRelease() -> String {
 }
 
 /// An exclusive flock(2) on /run/binfmtctl.lock, held until the value goes away, so two
-/// binfmtctl runs (a boot unit and a person) never interleave their changes.
+/// binfmtctl runs (a boot unit and a person) never interleave their changes. The holder writes
+/// `PID COMMAND` into the file, so a run that has to wait can say whom it waits for.
 public struct TableLock: ~Copyable {
   let fd: Int32
 
-  public init(paths: SystemPaths) throws(BinfmtError) {
-    let run = paths.path("/run")
-    let path = run.appending("binfmtctl.lock").string
+  /// How often a waiting run tries the lock again.
+  static let pollMicroseconds: UInt32 = 50_000
+  /// After how long a waiting run says so (once): shorter waits are not worth a line.
+  public static let noticeAfterSeconds = 1.0
+
+  /// Takes the lock, trying LOCK_NB every `pollMicroseconds` (no signal, no busy loop) for up
+  /// to `wait.seconds`; `waiting` is called once, with the holder when its file names a live
+  /// process, if the lock is still held after `noticeAfterSeconds`. Gives up with a
+  /// `.system` error (exit 4) naming the holder.
+  public init(paths: SystemPaths, wait: LockWait, waiting: (LockHolder?) -> Void) throws(BinfmtError) {
+    let path = paths.path("/run").appending("binfmtctl.lock").string
     let fd: Int32
     switch valueOrErrno({ open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }) {
     case .success(let f): fd = f
@@ -219,12 +228,64 @@ public struct TableLock: ~Copyable {
         .system, "cannot open the lock file", at: path, cause: .errno(e),
         fix: CurrentProcess.isRoot ? nil : "run it with sudo")
     }
-    if let e = nothingOrErrno({ flock(fd, LOCK_EX) }) {
-      close(fd)
-      throw BinfmtError(.system, "cannot lock", at: path, cause: .errno(e))
+    let start = monotonicSeconds()
+    var noticed = false
+    while true {
+      guard let e = nothingOrErrno({ flock(fd, LOCK_EX | LOCK_NB) }) else { break }
+      guard e == .wouldBlock else {
+        close(fd)
+        throw BinfmtError(.system, "cannot lock", at: path, cause: .errno(e))
+      }
+      let elapsed = monotonicSeconds() - start
+      if elapsed >= Double(wait.seconds) {
+        let holder = Self.holder(fd)
+        close(fd)
+        throw Self.timeout(holder, wait: wait, at: path)
+      }
+      if !noticed && elapsed >= Self.noticeAfterSeconds {
+        noticed = true
+        waiting(Self.holder(fd))
+      }
+      let left = Double(wait.seconds) - elapsed
+      usleep(min(Self.pollMicroseconds, UInt32(max(left, 0.001) * 1_000_000)))
+    }
+    // Ours: say who holds it. A failure here only makes a waiter's line less precise.
+    let text = Array(LockHolder(pid: getpid(), command: wait.command).fileText.utf8)
+    if ftruncate(fd, 0) == 0 {
+      _ = text.withUnsafeBytes { raw in pwrite(fd, raw.baseAddress, raw.count, 0) }
     }
     self.fd = fd
   }
 
-  deinit { close(fd) }
+  /// Released, the file names nobody: a stale PID could by then be an unrelated process.
+  deinit {
+    _ = ftruncate(fd, 0)
+    close(fd)
+  }
+
+  /// The holder the lock file names, when that process exists.
+  static func holder(_ fd: Int32) -> LockHolder? {
+    var buf = [UInt8](repeating: 0, count: 64)
+    let n = buf.withUnsafeMutableBytes { raw in pread(fd, raw.baseAddress, raw.count, 0) }
+    guard n > 0, let h = LockHolder.parse(Array(buf[0..<n])), CurrentProcess.isAlive(h.pid) else { return nil }
+    return h
+  }
+
+  static func timeout(_ holder: LockHolder?, wait: LockWait, at path: String) -> BinfmtError {
+    let who = holder.map { "\($0)" } ?? "another process"
+    let message =
+      wait.seconds == 0
+      ? "the lock is held by \(who) (--wait 0)" : "the lock is still held by \(who) after \(wait.seconds) s"
+    let fix =
+      holder.map { "let it finish (or stop it: kill \($0.pid)), or wait longer with --wait SECONDS" }
+      ?? "let the other binfmtctl finish (fuser \(path) names it), or wait longer with --wait SECONDS"
+    return BinfmtError(.system, message, at: path, fix: fix)
+  }
+}
+
+/// Seconds on CLOCK_MONOTONIC (never jumps with the wall clock).
+func monotonicSeconds() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

@@ -42,26 +42,36 @@ public func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtE
 
 /// The same, as bytes: for files whose bytes matter (binfmt.d lines, procfs entries, paths).
 public func readSmallFileBytes(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtError) -> [UInt8] {
-  let fd: FileDescriptor
-  do {
-    fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
-  } catch {
-    throw errnoError(error, path: path.string, action: "cannot open")
+  let fd: Int32
+  switch valueOrErrno({ open(path.string, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }) {
+  case .success(let f): fd = f
+  case .failure(let e): throw errnoError(e, path: path.string, action: "cannot open")
   }
-  defer { try? fd.close() }
+  defer { close(fd) }
+  return try readSmallFileBytes(fd: fd, shownAs: path.string, limit: limit)
+}
+
+/// `readSmallFile` of an open file, from its current offset; `path` names it in messages.
+func readSmallFile(fd: Int32, shownAs path: String, limit: Int = 1 << 20) throws(BinfmtError) -> String {
+  String(decoding: try readSmallFileBytes(fd: fd, shownAs: path, limit: limit), as: UTF8.self)
+}
+
+/// `readSmallFileBytes` of an open file, from its current offset.
+func readSmallFileBytes(fd: Int32, shownAs path: String, limit: Int = 1 << 20) throws(BinfmtError) -> [UInt8] {
+  let file = FileDescriptor(rawValue: fd)
   var out: [UInt8] = []
   var buf = [UInt8](repeating: 0, count: 4096)
   while true {
     let n: Int
     do {
-      n = try buf.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+      n = try buf.withUnsafeMutableBytes { try file.read(into: $0, retryOnInterrupt: true) }
     } catch {
-      throw errnoError(error, path: path.string, action: "cannot read")
+      throw errnoError(error, path: path, action: "cannot read")
     }
     if n == 0 { break }
     out += buf[0..<n]
     if out.count > limit {
-      throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path.string)
+      throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path)
     }
   }
   return out
@@ -72,10 +82,36 @@ public func directoryEntries(_ path: String) -> [String]? {
   try? directoryListing(path).get()
 }
 
-/// The same, with why opendir(3) failed.
+/// The same, with why open(2) failed.
 public func directoryListing(_ path: String) -> Result<[String], Errno> {
-  guard let d = opendir(path) else { return .failure(Errno(rawValue: errno)) }
+  let fd: Int32
+  switch valueOrErrno({ open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) {
+  case .success(let f): fd = f
+  case .failure(let e): return .failure(e)
+  }
+  defer { close(fd) }
+  return directoryListing(fd: fd)
+}
+
+/// `directoryEntries` of an open directory (which stays open, and is read from the start).
+func directoryEntries(fd: Int32) -> [String]? {
+  try? directoryListing(fd: fd).get()
+}
+
+/// The same, with why it could not be read.
+func directoryListing(fd: Int32) -> Result<[String], Errno> {
+  let copy: Int32
+  switch valueOrErrno({ dup(fd) }) {
+  case .success(let c): copy = c
+  case .failure(let e): return .failure(e)
+  }
+  guard let d = fdopendir(copy) else {
+    let e = Errno(rawValue: errno)
+    close(copy)
+    return .failure(e)
+  }
   defer { closedir(d) }
+  rewinddir(d)
   var out: [String] = []
   while let ent = readdir(d) {
     let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in

@@ -5,18 +5,19 @@ import SystemPackage
   import Glibc
 #endif
 
-/// Reading binfmt.d directories and managing the few files and symlinks `persist` owns.
+/// Reading binfmt.d directories.
 public enum ConfigFiles {
   /// Every `*.conf` in systemd's binfmt.d search path under `paths.root`, classified the way
-  /// systemd does: a symlink to /dev/null or an empty file masks.
+  /// systemd does: a symlink to /dev/null or an empty file masks. Paths resolve inside the
+  /// root (`SystemRoot`), as systemd-binfmt in that root would see them.
   public static func scanBinfmtD(_ paths: SystemPaths, directories: [String] = Persistence.searchDirectories)
     -> [ConfFile]
   {
+    guard let root = try? SystemRoot(paths) else { return [] }
     var out: [ConfFile] = []
     for dir in directories {
-      let real = paths.path(dir).string
       let names: [String]
-      switch directoryListing(real) {
+      switch root.directoryListing(dir) {
       case .success(let n): names = n
       case .failure(let e):
         // Absent is normal; anything else means files systemd-binfmt may apply are unseen.
@@ -27,26 +28,10 @@ public enum ConfigFiles {
       }
       for name in names {
         guard name.hasSuffix(".conf"), !name.hasPrefix(".") else { continue }
-        out.append(ConfFile(directory: dir, name: name, kind: classify(real + "/" + name)))
+        out.append(ConfFile(directory: dir, name: name, kind: root.classifyConf(dir + "/" + name)))
       }
     }
     return out
-  }
-
-  static func classify(_ path: String) -> ConfFile.Kind {
-    var st = stat()
-    if lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK {
-      if readLink(path) == "/dev/null" { return .mask }
-    }
-    guard stat(path, &st) == 0 else { return .unreadable("dangling symlink") }
-    if st.st_mode & S_IFMT == S_IFCHR { return .mask }
-    if st.st_mode & S_IFMT == S_IFREG && st.st_size == 0 { return .mask }
-    guard st.st_mode & S_IFMT == S_IFREG else { return .unreadable("not a regular file") }
-    do {
-      return .regular(try readSmallFileBytes(FilePath(path), limit: 1 << 20))
-    } catch {
-      return .unreadable(error.description)
-    }
   }
 
   /// stat(2) says a directory (following symlinks, as chroot would for the root itself).
@@ -60,54 +45,6 @@ public enum ConfigFiles {
     let n = readlink(path, &buf, 4096)
     guard n >= 0 else { return nil }
     return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-  }
-
-  public static func node(_ path: FilePath) -> FileNode {
-    var st = stat()
-    guard lstat(path.string, &st) == 0 else { return .absent }
-    switch st.st_mode & S_IFMT {
-    case S_IFLNK: return .symlink(to: readLink(path.string) ?? "")
-    case S_IFREG: return (try? readSmallFile(path)).map(FileNode.file) ?? .other
-    default: return .other
-    }
-  }
-
-  /// Creates `link` → `target`, as `systemctl enable` and `rc-update add` do. An existing
-  /// identical link is fine; anything else there is refused.
-  public static func symlink(_ target: String, at link: FilePath) throws(BinfmtError) {
-    switch node(link) {
-    case .symlink(let t) where t == target: return
-    case .absent: break
-    default:
-      throw BinfmtError(.conflict, "exists and is not a symlink to \(target); refusing to replace it", at: link.string)
-    }
-    try AtomicFile.makeDirectories(link.removingLastComponent())
-    if let e = nothingOrErrno({ Glibc.symlink(target, link.string) }) {
-      throw errnoError(e, path: link.string, action: "cannot create symlink")
-    }
-    AtomicFile.syncDirectory(link.removingLastComponent())
-  }
-
-  /// Removes `link` only if it is a symlink to `target`. Returns whether it removed it.
-  @discardableResult
-  public static func removeSymlink(_ link: FilePath, ifPointingTo target: String) throws(BinfmtError) -> Bool {
-    guard case .symlink(let t) = node(link), t == target else { return false }
-    if let e = nothingOrErrno({ unlink(link.string) }) {
-      throw errnoError(e, path: link.string, action: "cannot remove")
-    }
-    AtomicFile.syncDirectory(link.removingLastComponent())
-    return true
-  }
-
-  /// Removes a regular file only when `isOurs` says its text is ours. Returns whether it did.
-  @discardableResult
-  public static func removeFile(_ path: FilePath, ifOurs isOurs: (String) -> Bool) throws(BinfmtError) -> Bool {
-    guard case .file(let text) = node(path), isOurs(text) else { return false }
-    if let e = nothingOrErrno({ unlink(path.string) }) {
-      throw errnoError(e, path: path.string, action: "cannot remove")
-    }
-    AtomicFile.syncDirectory(path.removingLastComponent())
-    return true
   }
 }
 

@@ -76,15 +76,9 @@ public struct FileFacts: Sendable {
 
   /// Before the first write: the directory a file will go in (or its nearest existing
   /// ancestor, which it would be created in) must be writable, so a run without permission
-  /// fails cleanly instead of half-way.
+  /// fails cleanly instead of half-way. Resolved inside the root (`SystemRoot`).
   public func checkWritable(forFileAt absolute: String) throws(BinfmtError) {
-    var dir = paths.path(absolute).removingLastComponent()
-    while !fileExists(dir) && !dir.components.isEmpty { dir.removeLastComponent() }
-    if let e = nothingOrErrno({ access(dir.string, W_OK) }) {
-      throw BinfmtError(
-        .system, "cannot write here", at: dir.string, cause: .errno(e),
-        fix: CurrentProcess.isRoot ? nil : "run it with sudo")
-    }
+    try SystemRoot(paths).checkWritable(forFileAt: absolute)
   }
 }
 

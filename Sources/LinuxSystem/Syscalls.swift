@@ -81,4 +81,11 @@ public enum CurrentProcess {
   public static func ignoreBrokenPipe() { _ = signal(SIGPIPE, SIG_IGN) }
 
   public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
+
+  /// Whether process `pid` exists (kill(2) with signal 0: EPERM means it does, as another
+  /// user's; only ESRCH means it does not).
+  public static func isAlive(_ pid: Int32) -> Bool {
+    guard pid > 0 else { return false }
+    return nothingOrErrno({ kill(pid, 0) }) != .noSuchProcess
+  }
 }

@@ -202,7 +202,7 @@ import Testing
       #expect(error.description == root.path("/nope").string + ": no such file")
     }
     do {
-      _ = try TableLock(paths: SystemPaths(root: root.path("/no/such/dir")))
+      _ = try TableLock(paths: SystemPaths(root: root.path("/no/such/dir")), wait: LockWait()) { _ in }
       Issue.record("locked in a missing directory")
     } catch {
       #expect(error.errno == .noSuchFileOrDirectory)
@@ -229,12 +229,13 @@ import Testing
   @Test func nodesAndLinks() throws {
     let root = try TestRoot()
     try root.write("/etc/a", "text")
-    try ConfigFiles.symlink("/etc/a", at: root.path("/etc/l"))
-    #expect(ConfigFiles.node(root.path("/etc/a")) == .file("text"))
-    #expect(ConfigFiles.node(root.path("/etc/l")) == .symlink(to: "/etc/a"))
-    #expect(ConfigFiles.node(root.path("/etc/none")) == .absent)
-    #expect(try ConfigFiles.removeSymlink(root.path("/etc/l"), ifPointingTo: "/etc/b") == false)
-    #expect(try ConfigFiles.removeFile(root.path("/etc/a"), ifOurs: { _ in false }) == false)
+    let files = try SystemRoot(root.paths)
+    try files.symlink("/etc/a", at: "/etc/l")
+    #expect(files.node("/etc/a") == .file("text"))
+    #expect(files.node("/etc/l") == .symlink(to: "/etc/a"))
+    #expect(files.node("/etc/none") == .absent)
+    #expect(try files.removeSymlink("/etc/l", ifPointingTo: "/etc/b") == false)
+    #expect(try files.removeFile("/etc/a", ifOurs: { _ in false }) == false)
     #expect(root.names("/etc") == ["a", "l"])
   }
 
