@@ -61,6 +61,7 @@ test: test-deps fixtures lint
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) build $(RELEASE_FLAGS) -Xswiftc -warnings-as-errors
 	BINFMTCTL=$(CURDIR)/.build/debug/binfmtctl BINFMTCTL_RELEASE=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build
+	fuzz/run.sh 20000
 
 # The real reboot: a Debian 12 VM under qemu-system-x86_64 (TCG), three boots.
 test-reboot: release fixtures

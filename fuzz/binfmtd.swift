@@ -51,12 +51,12 @@ private func writeBack(_ r: Registration) {
     let d = r.chosenDelimiter.asciiValue!
     let carriable =
       !fields.contains { $0.utf8.contains { $0 == 0 || $0 == 10 || $0 == 13 || $0 == d } }
-      && r.registerString().utf8.count <= Registration.maxRegisterLength
-      && r.name.utf8.count <= Registration.maxNameLength
+      && PathBytes.bytes(r.registerString()).count <= Registration.maxRegisterLength
+      && PathBytes.bytes(r.name).count <= Registration.maxNameLength
     require(!carriable, "BinfmtD.text refused \(r): \(error)")
     return
   }
-  let again = parseFile(Array(text.utf8), file: "g")
+  let again = parseFile(PathBytes.bytes(text), file: "g")
   require(again.errors.isEmpty, "BinfmtD.text wrote \(text.debugDescription), which fails: \(again.errors)")
   require(
     again.entries.count == 1 && again.entries[0].number == 2, "\(text.debugDescription) reads as \(again.entries)")

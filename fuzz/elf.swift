@@ -1,7 +1,8 @@
 import BinfmtKit
 
 /// The pure ELF decoders on any bytes: the header, the program header table it points to, the
-/// PT_INTERP path, the ABI from e_flags, the catalog lookups and the format sniffer.
+/// PT_INTERP path, the PT_NOTE and PT_DYNAMIC decoders, the ABI from e_flags, the catalog
+/// lookups and the format sniffer.
 @_cdecl("LLVMFuzzerTestOneInput") public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let bytes = fuzzBytes(data, size)
   let format = FileFormat.sniff(bytes, size: UInt64(bytes.count))
@@ -60,6 +61,33 @@ import BinfmtKit
     let segment = Array(bytes[start..<start + Int(min(ph.fileSize, UInt64(bytes.count - start)))])
     let loader = ELFProgramHeader.loaderPath(fromSegment: segment)
     require(loader == Array(segment.prefix { $0 != 0 }), "loader path \(loader) is not the segment up to its NUL")
+  }
+
+  // The note and dynamic decoders, on each such segment as `LibELF` hands it over (the
+  // segment's bytes inside the file), and on the whole input as a segment of its own.
+  var segments: [(UInt32, [UInt8], UInt64)] = [
+    (ELFProgramHeader.note, bytes, 4), (ELFProgramHeader.note, bytes, 8), (ELFProgramHeader.dynamic, bytes, 8),
+  ]
+  for ph in (table ?? []) + (loose ?? []) where ph.type == ELFProgramHeader.note || ph.type == ELFProgramHeader.dynamic
+  {
+    guard ph.offset < UInt64(bytes.count) else { continue }
+    let start = Int(ph.offset)
+    segments.append(
+      (ph.type, Array(bytes[start..<start + Int(min(ph.fileSize, UInt64(bytes.count - start)))]), ph.align))
+  }
+  for (type, segment, align) in segments {
+    let r = ByteReader(bytes: segment, order: header.byteOrder)
+    if type == ELFProgramHeader.dynamic {
+      _ = ELFSegmentContents.dynamicHasPIE(r, is64: header.elfClass == .elf64)
+      continue
+    }
+    let notes = ELFSegmentContents.notes(r, align: Int(truncatingIfNeeded: align))
+    // A build ID is a descriptor: bytes of the segment, and at most 64 KiB.
+    if let id = notes.buildID {
+      require(id.count < 1 << 16, "build ID of \(id.count) bytes")
+      require(id.isEmpty || segment.firstRange(of: id) != nil, "build ID is not in its segment")
+    }
+    if let tag = notes.abiTag { require(tag.split(separator: " ").count >= 2, "ABI tag '\(tag)'") }
   }
   return 0
 }

@@ -9,15 +9,14 @@ import BinfmtKit
     require(!error.message.isEmpty, "parse threw an empty verdict")
     return 0
   }
-  require(r.name.utf8.count > 0 && !r.interpreter.isEmpty, "parse accepted an empty name or interpreter")
+  require(!r.name.isEmpty && !r.interpreter.isEmpty, "parse accepted an empty name or interpreter")
   require(!r.name.utf8.contains(47) && r.name != "." && r.name != "..", "parse accepted the name '\(r.name)'")
   require(r.flags.description.allSatisfy { "POCF".contains($0) }, "flags \(r.flags)")
   if r.flags.contains(.credentials) { require(r.flags.contains(.openBinary), "C without O") }
 
-  // The kernel keeps names and paths as bytes. Known bug (fuzz/RESULTS.md): Registration
-  // holds them as Strings, so a byte that is not UTF-8 becomes U+FFFD and binfmtctl would
-  // register a different name or interpreter than the line says.
-  if Known.checkBug("register-bytes") { checkFieldBytes(r, bytes) }
+  // The kernel keeps names and paths as bytes, and so does Registration (PathBytes): every
+  // byte of the name and the interpreter, UTF-8 or not, is the input's (was bug 4).
+  checkFieldBytes(r, bytes)
 
   var fields = [r.name, r.interpreter]
   switch r.match {
@@ -29,8 +28,8 @@ import BinfmtKit
   case .fileExtension(let ext):
     require(!ext.isEmpty && !ext.utf8.contains(47), "extension '\(ext)'")
     // Like the kernel (strrchr), the extension is what follows the last dot: one with a dot
-    // never matches. Compared as ASCII here; `matches` compares Characters.
-    if !ext.utf8.contains(46), ext.utf8.allSatisfy({ $0 < 0x80 }) {
+    // never matches. `matches` compares bytes, as strcmp does.
+    if !PathBytes.bytes(ext).contains(46) {
       require(r.matches(header: [], path: "/x/file." + ext), "extension \(ext) does not match file.\(ext)")
     }
     fields.append(ext)
@@ -40,15 +39,15 @@ import BinfmtKit
   // first delimiter no field holds; when every one of them is taken it cannot write the entry.
   let text = r.registerString()
   let delimiter = r.chosenDelimiter.asciiValue!
-  guard !fields.contains(where: { $0.utf8.contains(delimiter) }) else {
+  guard !fields.contains(where: { PathBytes.bytes($0).contains(delimiter) }) else {
     require((try? r.checkRoundTrip(at: "fuzz")) == nil, "checkRoundTrip accepted \(text.debugDescription)")
     return 0
   }
-  // Known limitation: magic and mask are always written as \xHH (4 bytes per byte) and bytes
-  // that are not UTF-8 come back as U+FFFD (3 bytes), so a valid registration near the
-  // kernel's 1920-byte limit (or the 255-byte name limit) cannot be written back.
-  // checkRoundTrip refuses those with an error; see fuzz/RESULTS.md.
-  let fits = text.utf8.count <= Registration.maxRegisterLength && r.name.utf8.count <= Registration.maxNameLength
+  // Known limitation: NUL, LF, CR, `\` and the delimiter can only be written as \xHH, 4 bytes,
+  // so a registration whose long magic and mask hold many of them cannot be written back
+  // within the kernel's 1920 bytes. checkRoundTrip refuses those
+  // with an error; see fuzz/RESULTS.md.
+  let fits = PathBytes.bytes(text).count <= Registration.maxRegisterLength
   if fits || Known.checkLimitation("register-length") {
     let again: Registration
     do { again = try Registration.parse(text) } catch {
@@ -68,10 +67,13 @@ private func checkFieldBytes(_ r: Registration, _ bytes: [UInt8]) {
   let d = bytes[0]
   let nameEnd = bytes[1...].firstIndex(of: d)!
   require(
-    r.name.utf8.elementsEqual(bytes[1..<nameEnd]), "name \(r.name.debugDescription) for bytes \(bytes[1..<nameEnd])")
+    PathBytes.bytes(r.name).elementsEqual(bytes[1..<nameEnd]),
+    "name \(r.name.debugDescription) for bytes \(bytes[1..<nameEnd])")
   // The interpreter is the field before the flags, which hold no delimiter unless it is a flag letter.
   guard !"POCF\n".utf8.contains(d), let last = bytes.lastIndex(of: d), let before = bytes[..<last].lastIndex(of: d)
   else { return }
   let field = bytes[(before + 1)..<last]
-  require(r.interpreter.utf8.elementsEqual(field), "interpreter \(r.interpreter.debugDescription) for bytes \(field)")
+  require(
+    PathBytes.bytes(r.interpreter).elementsEqual(field),
+    "interpreter \(r.interpreter.debugDescription) for bytes \(field)")
 }

@@ -4,7 +4,7 @@ import BinfmtKit
 /// `remove` takes out exactly what `add` put in, and nothing else changes.
 @_cdecl("LLVMFuzzerTestOneInput") public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let bytes = fuzzBytes(data, size)
-  let text = String(decoding: bytes, as: UTF8.self)
+  let text = PathBytes.string(bytes)  // as the file is read: every byte kept
   let cmd = WSLConf.command(exec: "/usr/local/bin/binfmtctl")
   let before = WSLConf.bootCommand(text)
   let systemd = WSLConf.systemdEnabled(text)
@@ -24,11 +24,8 @@ import BinfmtKit
     return 0
   }
   let now = WSLConf.bootCommand(added)
-  // Known bug (fuzz/RESULTS.md): a [boot] header on the last line, without a newline, gets our
-  // marker glued to it ("[boot]# binfmtctl-managed…"), so the header and the command are lost.
-  let lastLine = String(decoding: trimmedLine(bytes.linesSplitAtLF().last ?? []), as: UTF8.self).lowercased()
-  let headerAtEOF = bytes.last != 10 && lastLine == "[boot]"
-  guard !headerAtEOF || Known.checkBug("wslconf-header-eof") else { return 0 }
+  // A [boot] header on the last line, without a newline, keeps its line (was bug
+  // wslconf-header-eof: the marker was glued to it and the command lost).
   require(now == cmd || now == "\"\(cmd)\"", "after add, bootCommand is \(now as Any)")
   require(WSLConf.systemdEnabled(added) == systemd, "add changed systemdEnabled")
   require((try? WSLConf.add(cmd, to: added, file: "wsl.conf")) == added, "add is not idempotent")
@@ -40,16 +37,13 @@ import BinfmtKit
   let removed = WSLConf.remove(from: added)
   require(WSLConf.bootCommand(removed) == nil, "after remove, bootCommand is \(WSLConf.bootCommand(removed) as Any)")
   guard !hasMarkers else { return 0 }
-  // Exactly the text back; `add` may have ended an unterminated last line first. Known bug
-  // (fuzz/RESULTS.md): a text ending in "\r\n" gets a blank line, since in Swift
-  // "\r\n".hasSuffix("\n") is false.
+  // Exactly the text back, byte for byte; `add` may have ended an unterminated last line
+  // first. A text ending in "\r\n" gets no blank line (was bug wslconf-crlf).
   let nl = text.contains("\r\n") ? "\r\n" : "\n"
-  let endsInCRLF = bytes.count >= 2 && bytes[bytes.count - 2] == 13 && bytes.last == 10
-  if !endsInCRLF || Known.checkBug("wslconf-crlf") {
-    require(
-      removed == text || (bytes.last != 10 && removed == text + nl),
-      "remove(add(text)) is \(removed.debugDescription) for \(text.debugDescription)")
-  }
+  let back = PathBytes.bytes(removed)
+  require(
+    back == bytes || (bytes.last != 10 && back == bytes + Array(nl.utf8)),
+    "remove(add(text)) is \(removed.debugDescription) for \(text.debugDescription)")
   return 0
 }
 

@@ -62,7 +62,7 @@ public enum BinfmtctlMain {
     let output = OutputSink.standard
     var status: ExitStatus
     do {
-      var command = try Binfmtctl.parseAsRoot(arguments)
+      var command = try Binfmtctl.parseAsRoot(arguments ?? CurrentProcess.arguments)
       if let c = command as? any EngineCommand {
         var context = EngineContext.live(hostMachine: c.globals.hostMachine, output: output)
         context.lockWait = LockWait(

@@ -31,7 +31,7 @@ public enum BinfmtD {
     }
     let line = r.registerString()
     let text = s + line + "\n"
-    let back = BinfmtDFile.parse(Array(text.utf8), file: r.name)
+    let back = BinfmtDFile.parse(PathBytes.bytes(text), file: r.name)
     if let e = back.errors.first { throw e }
     guard back.entries.map(\.registration) == [r] else {
       // e.g. every delimiter appears in some field
@@ -73,8 +73,9 @@ extension Registration {
     if path.utf8.contains(where: { $0 == 0 || $0 == 10 || $0 == 13 }) {
       throw BinfmtError(.invalidInput, "\(shown) contains a NUL or line break", at: option)
     }
-    if path.utf8.count >= 4096 {
-      throw BinfmtError(.invalidInput, "is \(path.utf8.count) bytes long; paths end at 4095", at: option)
+    let length = PathBytes.bytes(path).count
+    if length >= 4096 {
+      throw BinfmtError(.invalidInput, "is \(length) bytes long; paths end at 4095", at: option)
     }
   }
 

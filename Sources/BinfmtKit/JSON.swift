@@ -70,6 +70,8 @@ public indirect enum JSON: Sendable, Equatable {
       // drive a terminal either. A reader still gets the exact string.
       case _ where u.value < 0x20 || (0x7f...0x9f).contains(u.value):
         out += "\\u00" + Hex.byte(UInt8(truncatingIfNeeded: u.value))
+      // A byte of a path that is not UTF-8 (PathBytes): JSON text cannot carry it.
+      case _ where PathBytes.isEscape(u): out += "\\ufffd"
       default: out.unicodeScalars.append(u)
       }
     }

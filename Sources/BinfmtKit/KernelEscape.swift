@@ -49,6 +49,22 @@ public enum KernelEscape {
     }
     return s
   }
+
+  /// The same, but a byte is written as itself (1 byte instead of 4) unless it is NUL, LF or
+  /// CR (a binfmt.d line, and C strings, end there), `\\` or `delimiter`: for a magic and mask
+  /// too long to fit the kernel's 1920 bytes escaped. No byte written raw can start an escape
+  /// or end the field, and the kernel takes any other byte as it is.
+  public static func escapeCompact(_ bytes: [UInt8], delimiter: UInt8) -> String {
+    var raw: [UInt8] = []
+    for b in bytes {
+      if b != 0 && b != 10 && b != 13 && b != UInt8(ascii: "\\") && b != delimiter {
+        raw.append(b)
+      } else {
+        raw += Array("\\x".utf8) + Array(Hex.byte(b).utf8)
+      }
+    }
+    return PathBytes.string(raw)
+  }
 }
 
 public enum Hex {

@@ -22,6 +22,12 @@ public struct KernelEntryStatus: Hashable, Sendable {
 
   /// Parses the status file text of the entry `name`.
   public static func parse(name: String, text: String) throws(BinfmtError) -> KernelEntryStatus {
+    try parse(name: name, bytes: PathBytes.bytes(text))
+  }
+
+  /// Parses the status file's bytes: lines end at LF only (the kernel prints `%s\n`, so a CR
+  /// belongs to the field), and the interpreter and extension keep every byte (`PathBytes`).
+  public static func parse(name: String, bytes: [UInt8]) throws(BinfmtError) -> KernelEntryStatus {
     let loc = name
     var enabled: Bool?
     var interpreter: String?
@@ -30,37 +36,50 @@ public struct KernelEntryStatus: Hashable, Sendable {
     var magic: [UInt8]?
     var mask: [UInt8]?
     var ext: String?
-    for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+    func value(_ line: ArraySlice<UInt8>, after prefix: String) -> ArraySlice<UInt8>? {
+      let p = Array(prefix.utf8)
+      guard line.starts(with: p) else { return nil }
+      return line.dropFirst(p.count)
+    }
+    for (n, line) in bytes.split(separator: 10, omittingEmptySubsequences: true).enumerated() {
       let lineLoc = "\(loc):\(n + 1)"
-      if line == "enabled" {
+      let shown = TerminalText.escape(line)
+      if line.elementsEqual("enabled".utf8) {
         enabled = true
-      } else if line == "disabled" {
+      } else if line.elementsEqual("disabled".utf8) {
         enabled = false
-      } else if line.hasPrefix("interpreter ") {
-        interpreter = String(line.dropFirst("interpreter ".count))
-      } else if line.hasPrefix("flags:") {
-        var f = line.dropFirst("flags:".count)
-        if f.first == " " { f = f.dropFirst() }
-        do { flags = try BinfmtFlags(parsing: f) } catch { throw error.located(lineLoc) }
-      } else if line.hasPrefix("offset ") {
-        guard let v = Int(line.dropFirst("offset ".count)) else {
-          throw BinfmtError(.invalidInput, "bad offset '\(line)'", at: lineLoc)
+      } else if let v = value(line, after: "interpreter ") {
+        interpreter = PathBytes.string(v)
+      } else if var f = value(line, after: "flags:") {
+        if f.first == UInt8(ascii: " ") { f = f.dropFirst() }
+        do { flags = try BinfmtFlags(parsing: Substring(String(decoding: f, as: UTF8.self))) } catch {
+          throw error.located(lineLoc)
         }
-        offset = v
-      } else if line.hasPrefix("magic ") {
-        guard let v = Hex.parse(line.dropFirst("magic ".count)) else {
-          throw BinfmtError(.invalidInput, "bad magic '\(line)'", at: lineLoc)
+      } else if let v = value(line, after: "offset ") {
+        guard let o = Int(String(decoding: v, as: UTF8.self)) else {
+          throw BinfmtError(.invalidInput, "bad offset '\(shown)'", at: lineLoc)
         }
-        magic = v
-      } else if line.hasPrefix("mask ") {
-        guard let v = Hex.parse(line.dropFirst("mask ".count)) else {
-          throw BinfmtError(.invalidInput, "bad mask '\(line)'", at: lineLoc)
+        offset = o
+      } else if let v = value(line, after: "magic ") {
+        guard let m = Hex.parse(Substring(String(decoding: v, as: UTF8.self))) else {
+          throw BinfmtError(.invalidInput, "bad magic '\(shown)'", at: lineLoc)
         }
-        mask = v
-      } else if line.hasPrefix("extension .") {
-        ext = String(line.dropFirst("extension .".count))
+        magic = m
+      } else if let v = value(line, after: "mask ") {
+        guard let m = Hex.parse(Substring(String(decoding: v, as: UTF8.self))) else {
+          throw BinfmtError(.invalidInput, "bad mask '\(shown)'", at: lineLoc)
+        }
+        mask = m
+      } else if let v = value(line, after: "extension .") {
+        ext = PathBytes.string(v)
       }
       // Unknown lines are tolerated: newer kernels may add fields.
+    }
+    if let magic, let mask, magic.count != mask.count {
+      // The kernel prints the mask at the magic's length: this is not its table.
+      throw BinfmtError(
+        .invalidInput, "mask is \(mask.count) bytes, magic is \(magic.count)", at: loc,
+        cause: .text("the kernel prints them at the same length"))
     }
     guard let enabled else {
       throw BinfmtError(.invalidInput, "no enabled/disabled line", at: loc)

@@ -249,11 +249,14 @@ public enum WSLConf {
     var ls = lines(text)
     let nl = text.contains("\r\n") ? "\r\n" : "\n"
     if let i = ls.firstIndex(where: { section($0) == "boot" }) {
+      // A header on the last line, without a line end, gets one: our lines go below it.
+      if ls[i].utf8.last != UInt8(ascii: "\n") { ls[i] = Substring(String(ls[i]) + nl) }
       ls.insert(Substring(marker + nl + "command = " + cmd + nl), at: i + 1)
       return ls.joined()
     }
     var out = text
-    if !out.isEmpty && !out.hasSuffix("\n") { out += nl }
+    // Bytes: "\r\n" is one Character, and `hasSuffix("\n")` is false for it.
+    if !out.isEmpty && out.utf8.last != UInt8(ascii: "\n") { out += nl }
     out += "[boot]" + nl + sectionMarker + nl + marker + nl + "command = " + cmd + nl
     return out
   }

@@ -86,16 +86,24 @@ public struct Registration: Hashable, Sendable {
   public static let maxNameLength = 255  // a dentry name
 
   /// The register string, `:name:type:offset:magic:mask:interpreter:flags`.
-  /// Magic and mask bytes are always `\xHH`, so any byte is safe.
+  /// Magic and mask bytes are `\xHH`, so any byte is safe (most are raw when that is what
+  /// it takes to fit the kernel's 1920 bytes). Name, extension and
+  /// interpreter are `PathBytes` strings: `PathBytes.bytes` of the result is what to write.
   /// Without a delimiter: `:` unless a field holds one, then the first of
   /// `Registration.delimiters` that no field holds (the kernel takes any first byte).
   public func registerString(delimiter: Character? = nil) -> String {
     let d = String(delimiter ?? chosenDelimiter)
     switch match {
     case .magic(let offset, let magic, let mask):
-      return d + name + d + "M" + d + (offset == 0 ? "" : String(offset)) + d
-        + KernelEscape.escape(magic) + d + (mask.map(KernelEscape.escape) ?? "") + d
-        + interpreter + d + flags.description
+      func line(_ escape: ([UInt8]) -> String) -> String {
+        d + name + d + "M" + d + (offset == 0 ? "" : String(offset)) + d + escape(magic) + d
+          + (mask.map(escape) ?? "") + d + interpreter + d + flags.description
+      }
+      let full = line(KernelEscape.escape)
+      // Every byte as \xHH can exceed the kernel's limit for a long magic and mask, which it
+      // accepted with bytes raw: then every byte that can be is written raw.
+      guard PathBytes.bytes(full).count > Self.maxRegisterLength, let dByte = d.utf8.first else { return full }
+      return line { KernelEscape.escapeCompact($0, delimiter: dByte) }
     case .fileExtension(let ext):
       return d + name + d + "E" + d + d + ext + d + d + interpreter + d + flags.description
     }
@@ -115,7 +123,7 @@ public struct Registration: Hashable, Sendable {
   /// would be parsed by the kernel, accepting what it accepts and naming the field it
   /// would reject. A single trailing newline is allowed, as for the kernel.
   public static func parse(_ text: String) throws(BinfmtError) -> Registration {
-    try parse(bytes: Array(text.utf8))
+    try parse(bytes: PathBytes.bytes(text))
   }
 
   public static func parse(bytes buf: [UInt8]) throws(BinfmtError) -> Registration {
@@ -171,7 +179,7 @@ public struct Registration: Hashable, Sendable {
     }
 
     let nameBytes = try field("name")
-    let name = String(decoding: nameBytes, as: UTF8.self)
+    let name = PathBytes.string(nameBytes)
     if nameBytes.isEmpty { throw bad("name", "is empty") }
     if name == "." || name == ".." { throw bad("name", "'\(name)' is not allowed") }
     if nameBytes.contains(UInt8(ascii: "/")) { throw bad("name", "'\(name)' contains '/'") }
@@ -213,7 +221,7 @@ public struct Registration: Hashable, Sendable {
       if ext.isEmpty { throw bad("extension", "is empty") }
       if ext.contains(UInt8(ascii: "/")) { throw bad("extension", "contains '/'") }
       _ = try field("mask")  // ignored for E
-      match = .fileExtension(String(decoding: ext, as: UTF8.self))
+      match = .fileExtension(PathBytes.string(ext))
     }
 
     let interp = try field("interpreter")
@@ -223,7 +231,7 @@ public struct Registration: Hashable, Sendable {
     if rest.last == UInt8(ascii: "\n") { rest = rest.dropLast() }
     let flags = try BinfmtFlags(parsing: Substring(String(decoding: rest, as: UTF8.self)))
     return Registration(
-      name: name, match: match, interpreter: String(decoding: interp, as: UTF8.self), flags: flags)
+      name: name, match: match, interpreter: PathBytes.string(interp), flags: flags)
   }
 
   /// kstrtoint(…, 10): optional sign, decimal digits, one optional trailing newline;
@@ -266,13 +274,16 @@ public struct Registration: Hashable, Sendable {
       for j in 0..<magic.count {
         let i = offset + j
         let b: UInt8 = i < header.count ? header[i] : 0
-        let m = mask?[j] ?? 0xff
+        let m = mask.map { j < $0.count ? $0[j] : 0xff } ?? 0xff
         if (b ^ magic[j]) & m != 0 { return false }
       }
       return true
     case .fileExtension(let ext):
-      guard let dot = path.lastIndex(of: ".") else { return false }
-      return path[path.index(after: dot)...] == ext
+      // strrchr(name, '.') and strcmp, on bytes: Swift's Character comparison would call
+      // canonically equivalent extensions equal, and "." before a combining mark not a dot.
+      let name = PathBytes.bytes(path)
+      guard let dot = name.lastIndex(of: UInt8(ascii: ".")) else { return false }
+      return name[(dot + 1)...].elementsEqual(PathBytes.bytes(ext))
     }
   }
 }

@@ -79,8 +79,8 @@ public enum TerminalText {
   }
 
   public static func escape(_ s: String) -> String {
-    if !s.unicodeScalars.contains(where: needsEscape) { return s }
-    return escape(Array(s.utf8))
+    if !s.unicodeScalars.contains(where: { needsEscape($0) || PathBytes.isEscape($0) }) { return s }
+    return escape(PathBytes.bytes(s))
   }
 
   static func needsEscape(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7f...0x9f).contains(u.value) }

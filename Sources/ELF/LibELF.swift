@@ -27,7 +27,7 @@ public struct ELFSegments: Sendable, Hashable {
   public var abiTag: String?
 
   /// PT_INTERP as text (for JSON and messages; text output escapes `interpreterBytes`).
-  public var interpreter: String? { interpreterBytes.map { String(decoding: $0, as: UTF8.self) } }
+  public var interpreter: String? { interpreterBytes.map(PathBytes.string) }
 }
 
 /// The libelf wrapper: the only file that imports CLibelf. Handles never leave it.
@@ -44,7 +44,7 @@ public enum LibELF {
     }
     let fd: FileDescriptor
     do {
-      fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.nonBlocking, .closeOnExec])
+      fd = try FileDescriptor.open(FilePath(pathBytes: path), .readOnly, options: [.nonBlocking, .closeOnExec])
     } catch {
       throw BinfmtError(.system, "cannot open: \(error)", at: path)
     }
@@ -116,59 +116,19 @@ public enum LibELF {
       case ELFProgramHeader.dynamic:
         out.hasDynamic = true
         if let bytes = chunk(ph, limit: 1 << 20) {
-          out.pieFlag = dynamicHasPIE(ByteReader(bytes: bytes, order: order), is64: is64)
+          out.pieFlag = ELFSegmentContents.dynamicHasPIE(ByteReader(bytes: bytes, order: order), is64: is64)
         }
       case ELFProgramHeader.note:
         if let bytes = chunk(ph, limit: 1 << 20) {
-          parseNotes(ByteReader(bytes: bytes, order: order), align: ph.align == 8 ? 8 : 4, into: &out)
+          let notes = ELFSegmentContents.notes(ByteReader(bytes: bytes, order: order), align: ph.align == 8 ? 8 : 4)
+          if let id = notes.buildID { out.buildID = id }
+          if let tag = notes.abiTag { out.abiTag = tag }
         }
       default:
         break
       }
     }
     return out
-  }
-
-  static func dynamicHasPIE(_ r: ByteReader, is64: Bool) -> Bool {
-    let w = is64 ? 8 : 4
-    var o = 0
-    while let tag = r.uint(at: o, size: w), let val = r.uint(at: o + w, size: w) {
-      if tag == 0 { break }  // DT_NULL
-      if tag == 0x6fff_fffb { return val & 0x0800_0000 != 0 }  // DT_FLAGS_1 & DF_1_PIE
-      o += 2 * w
-    }
-    return false
-  }
-
-  static func parseNotes(_ r: ByteReader, align: Int, into out: inout ELFSegments) {
-    func up(_ x: Int) -> Int { (x + align - 1) & ~(align - 1) }
-    let b = r.bytes
-    var o = 0
-    while let namesz = r.uint(at: o, size: 4), let descsz = r.uint(at: o + 4, size: 4),
-      let type = r.uint(at: o + 8, size: 4)
-    {
-      guard namesz < 1 << 16, descsz < 1 << 16 else { return }
-      let nameStart = o + 12
-      let descStart = nameStart + up(Int(namesz))
-      let end = descStart + up(Int(descsz))
-      guard descStart + Int(descsz) <= b.count else { return }
-      let name = b[nameStart..<nameStart + Int(namesz)].prefix(while: { $0 != 0 })
-      if name.elementsEqual("GNU".utf8) {
-        let desc = Array(b[descStart..<descStart + Int(descsz)])
-        if type == 3 {  // NT_GNU_BUILD_ID
-          out.buildID = desc
-        } else if type == 1, desc.count >= 16,  // NT_GNU_ABI_TAG
-          case let d = ByteReader(bytes: desc, order: r.order),
-          let os = d.uint(at: 0, size: 4), let a = d.uint(at: 4, size: 4), let bb = d.uint(at: 8, size: 4),
-          let c = d.uint(at: 12, size: 4)
-        {
-          let osName = ["Linux", "GNU Hurd", "Solaris", "FreeBSD"][safe: Int(os)] ?? "OS \(os)"
-          out.abiTag = "\(osName) \(a).\(bb).\(c)"
-        }
-      }
-      if end <= o { return }
-      o = end
-    }
   }
 }
 
@@ -185,8 +145,4 @@ struct ElfHandle: ~Copyable {
     }
     return try body(elf)
   }
-}
-
-extension Array {
-  subscript(safe i: Int) -> Element? { i >= 0 && i < count ? self[i] : nil }
 }

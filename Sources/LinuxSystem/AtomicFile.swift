@@ -52,7 +52,7 @@ public enum AtomicFile {
     }
     do {
       try file.closeAfter {
-        _ = try file.writeAll(Array(contents.utf8))
+        _ = try file.writeAll(PathBytes.bytes(contents))
         if let e = nothingOrErrno({ fsync(file.rawValue) }) { throw e }
         // The umask may have narrowed the mode; the caller asked for exactly this one.
         if let e = nothingOrErrno({ fchmod(file.rawValue, mode) }) { throw e }

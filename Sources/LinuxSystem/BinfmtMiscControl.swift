@@ -107,7 +107,7 @@ public struct BinfmtMisc: Sendable {
   public func register(_ r: Registration) throws(BinfmtError) {
     let path = paths.binfmtMisc.appending("register").string
     let e: Errno
-    switch BinfmtMisc.writeOnce(path, Array(r.registerString().utf8)) {
+    switch BinfmtMisc.writeOnce(path, PathBytes.bytes(r.registerString())) {
     case nil: return
     case .open(let err)?: throw accessError(err, at: path)
     case .write(let err)?: e = err
@@ -133,7 +133,7 @@ public struct BinfmtMisc: Sendable {
       var st = stat()
       let why: String
       var fix: String? = nil
-      if stat(r.interpreter, &st) != 0 {
+      if PathBytes.withCString(r.interpreter, { stat($0, &st) }) != 0 {
         why = "cannot be opened"
       } else if st.st_mode & S_IFMT == S_IFDIR {
         why = "is a directory, not an emulator"

@@ -25,8 +25,8 @@ public struct BinfmtMiscTable: Sendable {
     for name in directoryEntries(dir.string) ?? [] {
       if name == "register" || name == "status" { continue }
       do {
-        let text = try readSmallFile(dir.appending(name))
-        table.entries.append(try KernelEntryStatus.parse(name: name, text: text))
+        let bytes = try readSmallFileBytes(dir.appending(name))
+        table.entries.append(try KernelEntryStatus.parse(name: name, bytes: bytes))
       } catch {
         table.unreadable.append((name, error))
       }
@@ -35,15 +35,16 @@ public struct BinfmtMiscTable: Sendable {
   }
 }
 
-/// Reads a small file (procfs, config) whole, refusing anything over `limit` bytes.
+/// Reads a small file (procfs, config) whole, refusing anything over `limit` bytes. Every
+/// byte is kept (`PathBytes`): a file written back from this text is the same file.
 public func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtError) -> String {
-  String(decoding: try readSmallFileBytes(path, limit: limit), as: UTF8.self)
+  PathBytes.string(try readSmallFileBytes(path, limit: limit))
 }
 
 /// The same, as bytes: for files whose bytes matter (binfmt.d lines, procfs entries, paths).
 public func readSmallFileBytes(_ path: FilePath, limit: Int = 1 << 20) throws(BinfmtError) -> [UInt8] {
   let fd: Int32
-  switch valueOrErrno({ open(path.string, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }) {
+  switch valueOrErrno({ PathBytes.withCString(path.string) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) } }) {
   case .success(let f): fd = f
   case .failure(let e): throw errnoError(e, path: path.string, action: "cannot open")
   }
@@ -53,7 +54,7 @@ public func readSmallFileBytes(_ path: FilePath, limit: Int = 1 << 20) throws(Bi
 
 /// `readSmallFile` of an open file, from its current offset; `path` names it in messages.
 func readSmallFile(fd: Int32, shownAs path: String, limit: Int = 1 << 20) throws(BinfmtError) -> String {
-  String(decoding: try readSmallFileBytes(fd: fd, shownAs: path, limit: limit), as: UTF8.self)
+  PathBytes.string(try readSmallFileBytes(fd: fd, shownAs: path, limit: limit))
 }
 
 /// `readSmallFileBytes` of an open file, from its current offset.
@@ -85,7 +86,7 @@ public func directoryEntries(_ path: String) -> [String]? {
 /// The same, with why open(2) failed.
 public func directoryListing(_ path: String) -> Result<[String], Errno> {
   let fd: Int32
-  switch valueOrErrno({ open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) {
+  switch valueOrErrno({ PathBytes.withCString(path) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } }) {
   case .success(let f): fd = f
   case .failure(let e): return .failure(e)
   }
@@ -115,7 +116,7 @@ func directoryListing(fd: Int32) -> Result<[String], Errno> {
   var out: [String] = []
   while let ent = readdir(d) {
     let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-      String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+      PathBytes.string(raw.prefix(while: { $0 != 0 }))
     }
     if name != "." && name != ".." { out.append(name) }
   }
@@ -125,5 +126,5 @@ func directoryListing(fd: Int32) -> Result<[String], Errno> {
 /// access(2) for existence without following into the file.
 public func fileExists(_ path: FilePath) -> Bool {
   var st = stat()
-  return stat(path.string, &st) == 0
+  return PathBytes.withCString(path.string, { stat($0, &st) }) == 0
 }

@@ -37,14 +37,14 @@ public enum ConfigFiles {
   /// stat(2) says a directory (following symlinks, as chroot would for the root itself).
   public static func isDirectory(_ path: FilePath) -> Bool {
     var st = stat()
-    return stat(path.string, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
+    return PathBytes.withCString(path.string, { stat($0, &st) }) == 0 && st.st_mode & S_IFMT == S_IFDIR
   }
 
   public static func readLink(_ path: String) -> String? {
     var buf = [CChar](repeating: 0, count: 4097)
-    let n = readlink(path, &buf, 4096)
+    let n = PathBytes.withCString(path) { readlink($0, &buf, 4096) }
     guard n >= 0 else { return nil }
-    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return PathBytes.string(buf[0..<n].map { UInt8(bitPattern: $0) })
   }
 }
 

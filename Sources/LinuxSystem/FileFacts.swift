@@ -18,7 +18,9 @@ public struct FileFacts: Sendable {
   public func interpreter(_ path: String) -> InterpreterFacts {
     var st = stat()
     let p = real(path)
-    guard stat(p, &st) == 0 else { return InterpreterFacts(exists: false, executable: false, isStatic: nil) }
+    guard PathBytes.withCString(p, { stat($0, &st) }) == 0 else {
+      return InterpreterFacts(exists: false, executable: false, isStatic: nil)
+    }
     let exec = st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0
     var isStatic: Bool?
     if exec, let interp = elfHasInterpreter(p) { isStatic = !interp }
@@ -29,9 +31,9 @@ public struct FileFacts: Sendable {
 
   /// Where `absolute` leads after every symlink (realpath(3)), as a path inside the root.
   public func resolved(_ absolute: String) -> String? {
-    guard let r = realpath(real(absolute), nil) else { return nil }
+    guard let r = PathBytes.withCString(real(absolute), { realpath($0, nil) }) else { return nil }
     defer { free(r) }
-    var s = String(cString: r)
+    var s = PathBytes.string(UnsafeBufferPointer(start: r, count: strlen(r)).lazy.map { UInt8(bitPattern: $0) })
     let root = paths.root.string
     if root != "/" && s.hasPrefix(root) { s = String(s.dropFirst(root.count)) }
     return s
@@ -48,21 +50,24 @@ public struct FileFacts: Sendable {
   public func untrusted(_ path: String) -> (culprit: String, why: String)? {
     let p = real(path)
     var candidates = [p]
-    if let r = realpath(p, nil) {
-      candidates.append(String(cString: r))
+    if let r = PathBytes.withCString(p, { realpath($0, nil) }) {
+      candidates.append(
+        PathBytes.string(UnsafeBufferPointer(start: r, count: strlen(r)).lazy.map { UInt8(bitPattern: $0) }))
       free(r)
     } else {
       return (path, "\(path) does not exist")
     }
     for c in candidates {
       var st = stat()
-      guard stat(c, &st) == 0 else { return (c, "\(c) does not exist") }
+      guard PathBytes.withCString(c, { stat($0, &st) }) == 0 else { return (c, "\(c) does not exist") }
       if st.st_uid != 0 { return (c, "\(c) is owned by uid \(st.st_uid), not root") }
       if st.st_mode & 0o022 != 0 { return (c, "\(c) is writable by group or others") }
-      var dir = FilePath(c).removingLastComponent()
+      var dir = FilePath(c).removingLastComponent()  // escapes stay as they are: `c` is a PathBytes string
       while true {
         var d = stat()
-        guard lstat(dir.string, &d) == 0 else { return (dir.string, "\(dir) cannot be read") }
+        guard PathBytes.withCString(dir.string, { lstat($0, &d) }) == 0 else {
+          return (dir.string, "\(dir) cannot be read")
+        }
         if d.st_uid != 0 { return (dir.string, "directory \(dir) is owned by uid \(d.st_uid), not root") }
         if d.st_mode & S_IFMT != S_IFLNK && d.st_mode & 0o022 != 0 {
           return (dir.string, "directory \(dir) is writable by group or others")

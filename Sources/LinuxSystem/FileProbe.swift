@@ -38,7 +38,7 @@ extension FileHead {
     let fd: FileDescriptor
     do {
       fd = try FileDescriptor.open(
-        FilePath(path), .readOnly, options: [.nonBlocking, .closeOnExec])
+        FilePath(pathBytes: path), .readOnly, options: [.nonBlocking, .closeOnExec])
     } catch {
       throw errnoError(error, path: path, action: "cannot open")
     }
@@ -78,7 +78,10 @@ extension FileHead {
 /// program headers only: a few hundred bytes, not the whole file (emulators are megabytes and
 /// `install --all` asks about thirty of them). nil when the file is not ELF or unreadable.
 public func elfHasInterpreter(_ path: String) -> Bool? {
-  guard case .success(let fd) = valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }) else { return nil }
+  guard
+    case .success(let fd) = valueOrErrno({ PathBytes.withCString(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) } }
+    )
+  else { return nil }
   defer { close(fd) }
   func pread(_ count: Int, at offset: UInt64) -> [UInt8]? {
     guard let off = off_t(exactly: offset) else { return nil }

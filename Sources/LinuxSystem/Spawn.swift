@@ -55,7 +55,7 @@ public enum Spawn {
     let env = environment ?? currentEnvironment()
     var pid: pid_t = 0
     let rc = withCStrings(arguments) { argv in
-      withCStrings(env) { envp in posix_spawn(&pid, path, &actions, &attr, argv, envp) }
+      withCStrings(env) { envp in PathBytes.withCString(path) { posix_spawn(&pid, $0, &actions, &attr, argv, envp) } }
     }
     close(outPipe[1])
     close(errPipe[1])
@@ -141,7 +141,7 @@ public enum Spawn {
   }
 
   static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { s in PathBytes.withCString(s) { strdup($0) } }
     pointers.append(nil)
     defer { for p in pointers { free(p) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }

@@ -50,6 +50,15 @@ public enum CurrentProcess {
   /// The executable's path (`/proc/self/exe`).
   public static var executablePath: String? { ConfigFiles.readLink("/proc/self/exe") }
 
+  /// The command-line arguments after argv[0], each byte kept (`PathBytes`): a path that is
+  /// not UTF-8 must name the same file (`CommandLine.arguments` would hold U+FFFD instead).
+  public static var arguments: [String] {
+    (1..<Int(CommandLine.argc)).map { i in
+      guard let p = CommandLine.unsafeArgv[i] else { return "" }
+      return PathBytes.string(UnsafeBufferPointer(start: p, count: strlen(p)).lazy.map { UInt8(bitPattern: $0) })
+    }
+  }
+
   /// `$NAME`, nil when unset.
   public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
@@ -57,8 +66,9 @@ public enum CurrentProcess {
   /// no stdio buffer to flush before exit).
   @discardableResult
   public static func write(_ s: String, to fd: Int32) -> Errno? {
-    var s = s
-    return s.withUTF8 { buf -> Errno? in
+    // A PathBytes string (a path or entry name that is not UTF-8) is written as its bytes.
+    var bytes = PathBytes.bytes(s)
+    return bytes.withUnsafeMutableBufferPointer { buf -> Errno? in
       var off = 0
       while off < buf.count {
         switch valueOrErrno({ Glibc.write(fd, buf.baseAddress! + off, buf.count - off) }) {

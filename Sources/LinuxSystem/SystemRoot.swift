@@ -63,14 +63,16 @@ public struct SystemRoot: ~Copyable {
     var attempts = 0
     while true {
       let r = valueOrErrno {
-        binfmtctl_openat2(dirfd, path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), UInt64(mode), resolve)
+        PathBytes.withCString(path) {
+          binfmtctl_openat2(dirfd, $0, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), UInt64(mode), resolve)
+        }
       }
       switch r {
       case .failure(.resourceTemporarilyUnavailable) where attempts < 16:
         attempts += 1
       case .failure(.noFunction) where !confined:
         // Linux before 5.6, or a seccomp filter that does not know openat2: nothing to confine.
-        return valueOrErrno { openat(dirfd, path, flags | O_CLOEXEC, mode) }
+        return valueOrErrno { PathBytes.withCString(path) { openat(dirfd, $0, flags | O_CLOEXEC, mode) } }
       default:
         return r
       }
@@ -110,11 +112,14 @@ public struct SystemRoot: ~Copyable {
 
   static func node(in dir: Int32, _ name: String) -> FileNode {
     var st = stat()
-    guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return .absent }
+    guard PathBytes.withCString(name, { fstatat(dir, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { return .absent }
     switch st.st_mode & S_IFMT {
     case S_IFLNK: return .symlink(to: readLink(in: dir, name) ?? "")
     case S_IFREG:
-      guard case .success(let f) = valueOrErrno({ openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) })
+      guard
+        case .success(let f) = valueOrErrno({
+          PathBytes.withCString(name) { openat(dir, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+        })
       else { return .other }
       defer { close(f) }
       return (try? readSmallFile(fd: f, shownAs: name)).map(FileNode.file) ?? .other
@@ -124,7 +129,7 @@ public struct SystemRoot: ~Copyable {
 
   static func readLink(in dir: Int32, _ name: String) -> String? {
     var buf = [CChar](repeating: 0, count: 4097)
-    let n = readlinkat(dir, name, &buf, 4096)
+    let n = PathBytes.withCString(name) { readlinkat(dir, $0, &buf, 4096) }
     guard n >= 0 else { return nil }
     return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
@@ -212,7 +217,9 @@ public struct SystemRoot: ~Copyable {
       } catch {
         var st = stat()
         // Nothing there at all: it (and what follows) can be created.
-        if error == .noSuchFileOrDirectory && fstatat(dir.raw, c.string, &st, AT_SYMLINK_NOFOLLOW) != 0 {
+        if error == .noSuchFileOrDirectory
+          && PathBytes.withCString(c.string, { fstatat(dir.raw, $0, &st, AT_SYMLINK_NOFOLLOW) }) != 0
+        {
           return Walk(dir: dir, path: path, missing: next)
         }
         throw notADirectory(error, next, link: Self.readLink(in: dir.raw, c.string))
@@ -305,7 +312,7 @@ public struct SystemRoot: ~Copyable {
   }
 
   func unlinkEntry(_ name: String, in dir: borrowing Descriptor, shownAs absolute: String) throws(BinfmtError) {
-    if let e = nothingOrErrno({ unlinkat(dir.raw, name, 0) }) {
+    if let e = nothingOrErrno({ PathBytes.withCString(name) { unlinkat(dir.raw, $0, 0) } }) {
       throw errnoError(e, path: shown(absolute), action: "cannot remove")
     }
     fsync(dir.raw)
@@ -321,8 +328,12 @@ public struct SystemRoot: ~Copyable {
       guard let (name, pid) = AtomicFile.parseTemporaryName(entry), owned(name), !CurrentProcess.isAlive(pid)
       else { continue }
       var st = stat()
-      guard fstatat(dir.raw, entry, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
-      if unlinkat(dir.raw, entry, 0) == 0 { removed.append(FilePath(directory).appending(entry).string) }
+      guard PathBytes.withCString(entry, { fstatat(dir.raw, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0,
+        st.st_mode & S_IFMT == S_IFREG
+      else { continue }
+      if PathBytes.withCString(entry, { unlinkat(dir.raw, $0, 0) }) == 0 {
+        removed.append(FilePath(directory).appending(entry).string)
+      }
     }
     if !removed.isEmpty { fsync(dir.raw) }
     return removed

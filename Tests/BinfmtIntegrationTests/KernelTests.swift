@@ -78,6 +78,25 @@ let dumpTable = """
     }
   }
 
+  /// A magic and mask too long to write as \xHH within 1920 bytes are written with their
+  /// visible bytes raw: the kernel takes that string and shows exactly the entry back.
+  @Test func longMagicIsWrittenCompactly() throws {
+    let magic =
+      Array(repeating: UInt8(ascii: "A"), count: 236) + [0x00, 0x0a, 0x0d, 0x01, 0x3a, 0x5c, 0xff]
+      + Array("x\\x41".utf8)
+    let mask = Array(repeating: UInt8(ascii: "B"), count: magic.count)
+    let r = Registration(
+      name: "long", match: .magic(offset: 0, magic: magic, mask: mask), interpreter: "/x", flags: [])
+    let line = r.registerString()
+    #expect(PathBytes.bytes(line).count <= Registration.maxRegisterLength && line.contains("AAAA"), "\(line)")
+    try r.checkRoundTrip(at: "test")
+    let k = try inSandbox(
+      #""$1" _register-raw "$2" >/dev/null && cat /proc/sys/fs/binfmt_misc/long"#,
+      [Env.binary, PathBytes.bytes(line).map { Hex.byte($0) }.joined()])
+    let back = try KernelEntryStatus.parse(name: "long", text: k.stdout)
+    #expect(back.registration == r, "\(k.stdout) \(k.stderr)")
+  }
+
   /// Every catalog entry is accepted by the kernel, and the kernel's own view of it (the
   /// status file) parses back to the same definition.
   @Test func kernelViewEqualsCatalog() throws {

@@ -130,8 +130,9 @@ struct SplitMix64: RandomNumberGenerator {
       var fields = [r.name, r.interpreter]
       if case .fileExtension(let ext) = r.match { fields.append(ext) }
       let text = r.registerString()
-      let free = !fields.contains { $0.utf8.contains(r.chosenDelimiter.asciiValue!) }
-      let fits = text.utf8.count <= Registration.maxRegisterLength && r.name.utf8.count <= Registration.maxNameLength
+      // Names and paths are PathBytes strings: their bytes are what counts.
+      let free = !fields.contains { PathBytes.bytes($0).contains(r.chosenDelimiter.asciiValue!) }
+      let fits = PathBytes.bytes(text).count <= Registration.maxRegisterLength
       guard free && fits else {
         #expect(throws: BinfmtError.self, "\(text.debugDescription) cannot round-trip") {
           try r.checkRoundTrip(at: "mutation \(i)")
@@ -141,10 +142,10 @@ struct SplitMix64: RandomNumberGenerator {
       roundTrips += 1
       #expect(try Registration.parse(text) == r, "mutation \(i): \(text.debugDescription)")
       #expect(throws: Never.self) { try r.checkRoundTrip(at: "mutation \(i)") }
-      let lineSafe = !fields.contains { $0.utf8.contains { $0 == 0 || $0 == 10 || $0 == 13 } }
+      let lineSafe = !fields.contains { PathBytes.bytes($0).contains { $0 == 0 || $0 == 10 || $0 == 13 } }
       if lineSafe {
         let file = try BinfmtD.text(comments: ["mutation \(i)"], registration: r)
-        let back = BinfmtDFile.parse(Array(file.utf8), file: "m")
+        let back = BinfmtDFile.parse(PathBytes.bytes(file), file: "m")
         #expect(
           back.errors.isEmpty && back.entries.map(\.registration) == [r], "mutation \(i): \(file.debugDescription)")
       }
