@@ -36,10 +36,12 @@ let package = Package(
     .systemLibrary(name: "CLinux"),
     // The one module that imports libelf.
     .target(name: "ELF", dependencies: ["BinfmtKit", "CLibelf", system], swiftSettings: strict),
-    .systemLibrary(name: "CLibelf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
+    // libelf's headers (libelf-dev) and wrappers that dlopen libelf.so.1 on first use.
+    .target(name: "CLibelf"),
     // The one module that imports libsystemd (sd-bus, journal, sd_notify).
     .target(name: "Systemd", dependencies: ["BinfmtKit", "CSystemd", system], swiftSettings: strict),
-    .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+    // libsystemd's headers (libsystemd-dev) and wrappers that dlopen libsystemd.so.0 on first use.
+    .target(name: "CSystemd"),
     .testTarget(name: "BinfmtKitTests", dependencies: ["BinfmtKit"], swiftSettings: strict),
     // LinuxSystem and the engine on temporary roots (no kernel, no sandbox needed).
     .testTarget(

@@ -37,8 +37,10 @@ public struct EngineContext: Sendable {
   public var hostMachine: String
   public var catalog: Catalog
   public var output: OutputSink
-  /// systemd is PID 1 (sd_booted(3)): units are enabled over sd-bus.
-  public var systemdBooted: Bool
+  /// systemd is PID 1 (sd_booted(3)): units are enabled over sd-bus. Asked only when needed
+  /// (`persist`, `unpersist`), so other commands never load libsystemd.
+  public var systemdBooted: Bool { isSystemdBooted() }
+  let isSystemdBooted: @Sendable () -> Bool
   /// `$PATH`'s absolute directories, searched for emulators after /usr/bin and /usr/local/bin.
   public var searchPath: [String]
   /// How long to wait for another binfmtctl's table lock (`--wait`), and this command's name
@@ -49,19 +51,28 @@ public struct EngineContext: Sendable {
     paths: SystemPaths, hostMachine: String, catalog: Catalog = .standard, output: OutputSink = .standard,
     systemdBooted: Bool, searchPath: [String]
   ) {
+    self.init(
+      paths: paths, hostMachine: hostMachine, catalog: catalog, output: output, isSystemdBooted: { systemdBooted },
+      searchPath: searchPath)
+  }
+
+  init(
+    paths: SystemPaths, hostMachine: String, catalog: Catalog, output: OutputSink,
+    isSystemdBooted: @escaping @Sendable () -> Bool, searchPath: [String]
+  ) {
     self.paths = paths
     self.hostMachine = hostMachine
     self.catalog = catalog
     self.output = output
-    self.systemdBooted = systemdBooted
+    self.isSystemdBooted = isSystemdBooted
     self.searchPath = searchPath
   }
 
   /// The running system.
   public static func live(hostMachine: String? = nil, output: OutputSink = .standard) -> EngineContext {
     EngineContext(
-      paths: SystemPaths(), hostMachine: hostMachine ?? unameMachine(), output: output,
-      systemdBooted: Systemd.booted(),
+      paths: SystemPaths(), hostMachine: hostMachine ?? unameMachine(), catalog: .standard, output: output,
+      isSystemdBooted: { Systemd.booted() },
       searchPath: (CurrentProcess.environment("PATH") ?? "").split(separator: ":").map(String.init).filter {
         $0.hasPrefix("/")
       })

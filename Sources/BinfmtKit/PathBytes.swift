@@ -35,10 +35,18 @@ public enum PathBytes {
 
   /// `bytes` as a string, losing nothing.
   public static func string(_ bytes: some Collection<UInt8>) -> String {
+    if let s = bytes.withContiguousStorageIfAvailable({ string($0) }) { return s }
+    return Array(bytes).withUnsafeBufferPointer { string($0) }
+  }
+
+  public static func string(_ bytes: [UInt8]) -> String { bytes.withUnsafeBufferPointer { string($0) } }
+
+  /// The one decoder (concrete, so no generic collection code runs per byte).
+  public static func string(_ buf: UnsafeBufferPointer<UInt8>) -> String {
     // Fast path: well-formed UTF-8 without a scalar of the escape range (whose encodings are
     // EF 9E 80…EF 9F BF).
-    if let s = String(validating: bytes, as: UTF8.self), !mayHoldEscapeRange(bytes) { return s }
-    let b = Array(bytes)
+    if !mayHoldEscapeRange(buf), let s = String(validating: buf, as: UTF8.self) { return s }
+    let b = Array(buf)
     var out = String.UnicodeScalarView()
     var i = 0
     while i < b.count {
@@ -76,7 +84,8 @@ public enum PathBytes {
 
   /// `string` holds at least one escaped byte (is not plain text).
   public static func holdsEscapes(_ string: String) -> Bool {
-    mayHoldEscapeRange(string.utf8) && string.unicodeScalars.contains(where: isEscape)
+    let maybe = string.utf8.withContiguousStorageIfAvailable { mayHoldEscapeRange($0) } ?? true
+    return maybe && string.unicodeScalars.contains(where: isEscape)
   }
 
   /// For JSON and other places that need text: each escaped byte becomes U+FFFD.
@@ -101,8 +110,9 @@ public enum PathBytes {
   }
 
   /// The byte 0xEF (lead byte of U+F000…U+FFFF, the escape range among them) occurs.
-  static func mayHoldEscapeRange(_ bytes: some Collection<UInt8>) -> Bool {
-    bytes.contains(0xEF)
+  static func mayHoldEscapeRange(_ buf: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard let base = buf.baseAddress, !buf.isEmpty else { return false }
+    return memchr(base, 0xEF, buf.count) != nil
   }
 
   static func decodeScalar(_ b: [UInt8], at i: Int, length n: Int) -> UInt32 {

@@ -32,7 +32,7 @@ public struct ELFSegments: Sendable, Hashable {
 
 /// The libelf wrapper: the only file that imports CLibelf. Handles never leave it.
 public enum LibELF {
-  static let initialized: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)
+  static let initialized: Bool = bctl_elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)
 
   /// Reads program headers, PT_INTERP, notes and PT_DYNAMIC with `ELF_C_READ` (no mmap, so
   /// a file that shrinks under us is an error, not a SIGBUS) and `elf_getdata_rawchunk`,
@@ -40,6 +40,11 @@ public enum LibELF {
   /// verdict (`ELFProgramHeader.validateSegments`) before any segment is read.
   public static func readSegments(path: String) throws(BinfmtError) -> ELFSegments {
     guard initialized else {
+      if let why = bctl_elf_unavailable() {
+        throw BinfmtError(
+          .system, "cannot load libelf: \(String(cString: why))", at: path,
+          fix: "install it (Debian/Ubuntu: apt install libelf1)")
+      }
       throw BinfmtError(.system, "libelf refused EV_CURRENT", at: path)
     }
     let fd: FileDescriptor
@@ -64,18 +69,18 @@ public enum LibELF {
   }
 
   static func libelfError(_ path: String, _ what: String) -> BinfmtError {
-    let msg = elf_errmsg(-1).map { String(cString: $0) } ?? "unknown libelf error"
+    let msg = bctl_elf_errmsg(-1).map { String(cString: $0) } ?? "unknown libelf error"
     return BinfmtError(.invalidInput, "\(what): \(msg)", at: path)
   }
 
   static func segments(_ elf: OpaquePointer, path: String, fileSize: UInt64) throws(BinfmtError) -> ELFSegments {
-    guard elf_kind(elf) == ELF_K_ELF else {
+    guard bctl_elf_kind(elf) == ELF_K_ELF else {
       throw BinfmtError(.invalidInput, "libelf does not see an ELF file", at: path)
     }
     var ehdr = GElf_Ehdr()
-    guard gelf_getehdr(elf, &ehdr) != nil else { throw libelfError(path, "cannot read ELF header") }
+    guard bctl_gelf_getehdr(elf, &ehdr) != nil else { throw libelfError(path, "cannot read ELF header") }
     var phnum = 0
-    guard elf_getphdrnum(elf, &phnum) == 0 else { throw libelfError(path, "cannot count program headers") }
+    guard bctl_elf_getphdrnum(elf, &phnum) == 0 else { throw libelfError(path, "cannot count program headers") }
     let order: ByteOrder = ehdr.e_ident.5 == UInt8(ELFDATA2MSB) ? .big : .little
     let is64 = ehdr.e_ident.4 == UInt8(ELFCLASS64)
 
@@ -86,7 +91,7 @@ public enum LibELF {
     for i in 0..<phnum {
       var ph = GElf_Phdr()
       // PN_XNUM lets the count come from section 0 (32 bits): never trap on it.
-      guard let index = Int32(exactly: i), gelf_getphdr(elf, index, &ph) != nil else {
+      guard let index = Int32(exactly: i), bctl_gelf_getphdr(elf, index, &ph) != nil else {
         throw libelfError(path, "cannot read program header \(i)")
       }
       out.programHeaders.append(
@@ -98,7 +103,7 @@ public enum LibELF {
 
     func chunk(_ ph: ELFProgramHeader, limit: UInt64) -> [UInt8]? {
       guard ph.fileSize > 0, ph.fileSize <= limit else { return nil }
-      guard let data = elf_getdata_rawchunk(elf, Int64(bitPattern: ph.offset), Int(ph.fileSize), ELF_T_BYTE),
+      guard let data = bctl_elf_getdata_rawchunk(elf, Int64(bitPattern: ph.offset), Int(ph.fileSize), ELF_T_BYTE),
         let buf = data.pointee.d_buf
       else { return nil }
       return Array(UnsafeRawBufferPointer(start: buf, count: data.pointee.d_size))
@@ -135,12 +140,12 @@ public enum LibELF {
 /// Owns an `Elf*`; `elf_end` runs exactly once when it goes away.
 struct ElfHandle: ~Copyable {
   let elf: OpaquePointer?
-  init(fd: Int32) { elf = elf_begin(fd, ELF_C_READ, nil) }
-  deinit { if let elf { elf_end(elf) } }
+  init(fd: Int32) { elf = bctl_elf_begin(fd, ELF_C_READ, nil) }
+  deinit { if let elf { bctl_elf_end(elf) } }
 
   func withElf<T>(_ body: (OpaquePointer) throws(BinfmtError) -> T) throws(BinfmtError) -> T {
     guard let elf else {
-      let msg = elf_errmsg(-1).map { String(cString: $0) } ?? "unknown"
+      let msg = bctl_elf_errmsg(-1).map { String(cString: $0) } ?? "unknown"
       throw BinfmtError(.invalidInput, "libelf cannot open it: \(msg)")
     }
     return try body(elf)

@@ -152,7 +152,13 @@ public struct SystemRoot: ~Copyable {
     guard let (parent, name) = Self.split(absolute), let dir = try? directory(parent) else {
       return .unreadable("cannot open its directory")
     }
-    if case .symlink("/dev/null") = Self.node(in: dir.raw, name) { return .mask }
+    // A symlink to /dev/null masks (lstat only: the file itself is read once, below).
+    var lst = stat()
+    if PathBytes.withCString(name, { fstatat(dir.raw, $0, &lst, AT_SYMLINK_NOFOLLOW) }) == 0,
+      lst.st_mode & S_IFMT == S_IFLNK, Self.readLink(in: dir.raw, name) == "/dev/null"
+    {
+      return .mask
+    }
     // Opened from the root, so a symlinked file is followed inside it.
     let f: Int32
     switch Self.openat2(fd, Self.relative(absolute), O_RDONLY | O_NONBLOCK, confined: confined) {

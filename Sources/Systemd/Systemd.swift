@@ -7,13 +7,18 @@ import SystemPackage
 #endif
 
 /// The one module that talks to libsystemd: sd-bus (the manager's unit-file calls), the
-/// journal, sd_notify and sd_booted. No C type leaves it.
+/// journal, sd_notify and sd_booted. No C type leaves it. The library is loaded on the first
+/// call (CSystemd's `bctl_` wrappers), so commands that never reach here never load it.
 public enum Systemd {
   /// sd_booted(3): systemd is PID 1 (it checks /run/systemd/system/).
-  public static func booted() -> Bool { sd_booted() > 0 }
+  public static func booted() -> Bool { bctl_sd_booted() > 0 }
 
   /// sd_notify(3) with one state line (e.g. `STATUS=…`); a no-op outside a service.
-  public static func notify(_ state: String) { _ = sd_notify(0, state) }
+  /// Without $NOTIFY_SOCKET there is nobody to tell, and the library is not loaded for it.
+  public static func notify(_ state: String) {
+    guard getenv("NOTIFY_SOCKET") != nil else { return }
+    _ = bctl_sd_notify(0, state)
+  }
 
   /// True when journald's native socket exists: sd_journal_sendv succeeds even without a
   /// listener, so its return value cannot tell whether anyone got the message.
@@ -39,7 +44,7 @@ public enum Systemd {
     let copies = lines.map { strdup($0)! }
     defer { for c in copies { free(c) } }
     var iov = copies.map { iovec(iov_base: UnsafeMutableRawPointer($0), iov_len: strlen($0)) }
-    return sd_journal_sendv(&iov, Int32(iov.count)) >= 0
+    return bctl_sd_journal_sendv(&iov, Int32(iov.count)) >= 0
   }
 }
 
@@ -56,7 +61,12 @@ public struct SystemBus: ~Copyable {
 
   public init() throws(BinfmtError) {
     var b: OpaquePointer?
-    let r = sd_bus_open_system(&b)
+    let r = bctl_sd_bus_open_system(&b)
+    if let why = bctl_sd_unavailable() {
+      throw BinfmtError(
+        .system, "cannot load libsystemd", at: "sd-bus", cause: .text(String(cString: why)),
+        fix: "install it (Debian/Ubuntu: apt install libsystemd0)")
+    }
     guard r >= 0, let b else {
       throw BinfmtError(
         .system, "cannot connect to the system bus", at: "sd-bus", cause: .errno(Errno(rawValue: -r)),
@@ -65,7 +75,7 @@ public struct SystemBus: ~Copyable {
     bus = b
   }
 
-  deinit { sd_bus_flush_close_unref(bus) }
+  deinit { bctl_sd_bus_flush_close_unref(bus) }
 
   static let destination = "org.freedesktop.systemd1"
   static let path = "/org/freedesktop/systemd1"
@@ -86,14 +96,14 @@ public struct SystemBus: ~Copyable {
   /// Manager.Reload(): re-reads unit files (systemctl daemon-reload).
   public func reload() throws(BinfmtError) {
     var m: OpaquePointer?
-    var r = sd_bus_message_new_method_call(bus, &m, Self.destination, Self.path, Self.manager, "Reload")
+    var r = bctl_sd_bus_message_new_method_call(bus, &m, Self.destination, Self.path, Self.manager, "Reload")
     guard r >= 0, let m else { throw busError("Reload", r, nil) }
-    defer { sd_bus_message_unref(m) }
+    defer { bctl_sd_bus_message_unref(m) }
     var err = sd_bus_error()
-    defer { sd_bus_error_free(&err) }
+    defer { bctl_sd_bus_error_free(&err) }
     var reply: OpaquePointer?
-    r = sd_bus_call(bus, m, 0, &err, &reply)
-    if reply != nil { sd_bus_message_unref(reply) }
+    r = bctl_sd_bus_call(bus, m, 0, &err, &reply)
+    if reply != nil { bctl_sd_bus_message_unref(reply) }
     if r < 0 { throw busError("Reload", r, err) }
   }
 
@@ -101,49 +111,49 @@ public struct SystemBus: ~Copyable {
     -> [UnitFileChange]
   {
     var m: OpaquePointer?
-    var r = sd_bus_message_new_method_call(bus, &m, Self.destination, Self.path, Self.manager, method)
+    var r = bctl_sd_bus_message_new_method_call(bus, &m, Self.destination, Self.path, Self.manager, method)
     guard r >= 0, let m else { throw busError(method, r, nil) }
-    defer { sd_bus_message_unref(m) }
+    defer { bctl_sd_bus_message_unref(m) }
     // Variadic sd_bus_message_append is not callable from Swift: strv + append_basic.
     var copies: [UnsafeMutablePointer<CChar>?] = files.map { strdup($0) }
     copies.append(nil)
-    r = copies.withUnsafeMutableBufferPointer { sd_bus_message_append_strv(m, $0.baseAddress) }
+    r = copies.withUnsafeMutableBufferPointer { bctl_sd_bus_message_append_strv(m, $0.baseAddress) }
     for c in copies { free(c) }
     guard r >= 0 else { throw busError(method, r, nil) }
     for b in bools {
       var v: Int32 = b ? 1 : 0
-      r = sd_bus_message_append_basic(m, CChar(UInt8(ascii: "b")), &v)
+      r = bctl_sd_bus_message_append_basic(m, CChar(UInt8(ascii: "b")), &v)
       guard r >= 0 else { throw busError(method, r, nil) }
     }
     var err = sd_bus_error()
-    defer { sd_bus_error_free(&err) }
+    defer { bctl_sd_bus_error_free(&err) }
     var replyOpt: OpaquePointer?
-    r = sd_bus_call(bus, m, 0, &err, &replyOpt)
+    r = bctl_sd_bus_call(bus, m, 0, &err, &replyOpt)
     guard r >= 0, let reply = replyOpt else { throw busError(method, r, err) }
-    defer { sd_bus_message_unref(reply) }
+    defer { bctl_sd_bus_message_unref(reply) }
     if skipLeadingBool {
       var carries: Int32 = 0
-      r = sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "b")), &carries)
+      r = bctl_sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "b")), &carries)
       guard r >= 0 else { throw busError(method, r, nil) }
     }
     var changes: [UnitFileChange] = []
-    r = sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "a")), "(sss)")
+    r = bctl_sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "a")), "(sss)")
     guard r >= 0 else { throw busError(method, r, nil) }
     while true {
-      r = sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "r")), "sss")
+      r = bctl_sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "r")), "sss")
       if r == 0 { break }
       guard r > 0 else { throw busError(method, r, nil) }
       var fields: [String] = []
       for _ in 0..<3 {
         var s: UnsafePointer<CChar>?
-        r = sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "s")), &s)
+        r = bctl_sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "s")), &s)
         guard r >= 0, let s else { throw busError(method, r, nil) }
         fields.append(String(cString: s))
       }
       changes.append(UnitFileChange(type: fields[0], file: fields[1], destination: fields[2]))
-      _ = sd_bus_message_exit_container(reply)
+      _ = bctl_sd_bus_message_exit_container(reply)
     }
-    _ = sd_bus_message_exit_container(reply)
+    _ = bctl_sd_bus_message_exit_container(reply)
     return changes
   }
 

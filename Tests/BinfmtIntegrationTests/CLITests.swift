@@ -6,6 +6,18 @@ import Testing
 @Suite(.serialized) struct CLITests {
   /// Every kind of bad input gets its own one-line verdict, the good path in the same call
   /// still gets its answer, nothing hangs, and the exit code says something failed.
+  /// libsystemd and libelf are loaded on first use (dlopen), not at start: `--version`,
+  /// `arch list` and `status` load neither; `inspect` loads libelf and still reads the notes.
+  @Test func librariesAreLoadedOnlyWhereUsed() throws {
+    for args in [["--version"], ["arch", "list"], ["status", "--json"]] {
+      let r = try run("/usr/bin/env", ["LD_DEBUG=libs", Env.binary] + args)
+      #expect(!r.stderr.contains("libsystemd.so.0") && !r.stderr.contains("libelf.so.1"), "\(args)")
+    }
+    let fixture = try Env.fixture("busybox-arm64")
+    let r = try run("/usr/bin/env", ["LD_DEBUG=libs", Env.binary, "inspect", "--json", fixture])
+    #expect(r.status == 0 && r.stderr.contains("libelf.so.1") && r.stdout.contains("\"buildID\""), "\(r.stdout)")
+  }
+
   @Test func badInputsGetVerdicts() throws {
     let d = try tempDir()
     defer { try? FileManager.default.removeItem(at: d) }

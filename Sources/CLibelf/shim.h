@@ -1,2 +1,0 @@
-#include <libelf.h>
-#include <gelf.h>

@@ -1,4 +1,0 @@
-#include <systemd/sd-bus.h>
-#include <systemd/sd-daemon.h>
-#include <systemd/sd-journal.h>
-#include <sys/uio.h>
