@@ -27,7 +27,8 @@ test-deps:
 build: deps
 	$(SWIFT) build
 
-# Static Swift runtime: the binary needs only libc, libstdc++, libgcc_s, libelf and libsystemd, so it can be
+# Static Swift runtime: the binary links only libc, libstdc++ and libgcc_s (libelf and libsystemd are
+# dlopened when a command needs them), so it can be
 # copied into an image or VM without a Swift toolchain (the reboot and OpenRC tests do).
 RELEASE_FLAGS := -c release --static-swift-stdlib
 

@@ -37,11 +37,13 @@ let package = Package(
     // The one module that imports libelf.
     .target(name: "ELF", dependencies: ["BinfmtKit", "CLibelf", system], swiftSettings: strict),
     // libelf's headers (libelf-dev) and wrappers that dlopen libelf.so.1 on first use.
-    .target(name: "CLibelf"),
+    .target(name: "CLibelf", dependencies: ["CLazyLoad"]),
     // The one module that imports libsystemd (sd-bus, journal, sd_notify).
     .target(name: "Systemd", dependencies: ["BinfmtKit", "CSystemd", system], swiftSettings: strict),
     // libsystemd's headers (libsystemd-dev) and wrappers that dlopen libsystemd.so.0 on first use.
-    .target(name: "CSystemd"),
+    .target(name: "CSystemd", dependencies: ["CLazyLoad"]),
+    // dlopen on first use, shared by CLibelf and CSystemd.
+    .target(name: "CLazyLoad"),
     .testTarget(name: "BinfmtKitTests", dependencies: ["BinfmtKit"], swiftSettings: strict),
     // LinuxSystem and the engine on temporary roots (no kernel, no sandbox needed).
     .testTarget(

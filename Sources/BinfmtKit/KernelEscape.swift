@@ -41,13 +41,18 @@ public enum KernelEscape {
 
   /// Every byte as `\xHH`: safe with any delimiter and in binfmt.d files.
   public static func escape(_ bytes: [UInt8]) -> String {
-    var s = ""
-    s.reserveCapacity(bytes.count * 4)
-    for b in bytes {
-      s += "\\x"
-      s += Hex.byte(b)
-    }
-    return s
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 4)
+    for b in bytes { appendEscaped(b, to: &out) }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// `\xHH` of `b`, as bytes (the register string is built per entry at every boot).
+  static func appendEscaped(_ b: UInt8, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\\"))
+    out.append(UInt8(ascii: "x"))
+    out.append(Hex.digitBytes[Int(b >> 4)])
+    out.append(Hex.digitBytes[Int(b & 0xf)])
   }
 
   /// The same, but a byte is written as itself (1 byte instead of 4) unless it is NUL, LF or
@@ -60,7 +65,7 @@ public enum KernelEscape {
       if b != 0 && b != 10 && b != 13 && b != UInt8(ascii: "\\") && b != delimiter {
         raw.append(b)
       } else {
-        raw += Array("\\x".utf8) + Array(Hex.byte(b).utf8)
+        appendEscaped(b, to: &raw)
       }
     }
     return PathBytes.string(raw)
@@ -69,6 +74,7 @@ public enum KernelEscape {
 
 public enum Hex {
   static let digits: [Character] = Array("0123456789abcdef")
+  static let digitBytes: [UInt8] = Array("0123456789abcdef".utf8)
   public static func byte(_ b: UInt8) -> String {
     String([digits[Int(b >> 4)], digits[Int(b & 0xf)]])
   }

@@ -36,14 +36,15 @@ public struct KernelEntryStatus: Hashable, Sendable {
     var magic: [UInt8]?
     var mask: [UInt8]?
     var ext: String?
-    func value(_ line: ArraySlice<UInt8>, after prefix: String) -> ArraySlice<UInt8>? {
-      let p = Array(prefix.utf8)
+    func value(_ line: ArraySlice<UInt8>, after prefix: StaticString) -> ArraySlice<UInt8>? {
+      let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
       guard line.starts(with: p) else { return nil }
       return line.dropFirst(p.count)
     }
     for (n, line) in bytes.split(separator: 10, omittingEmptySubsequences: true).enumerated() {
-      let lineLoc = "\(loc):\(n + 1)"
-      let shown = TerminalText.escape(line)
+      // Only an error needs these.
+      var lineLoc: String { "\(loc):\(n + 1)" }
+      var shown: String { TerminalText.escape(line) }
       if line.elementsEqual("enabled".utf8) {
         enabled = true
       } else if line.elementsEqual("disabled".utf8) {

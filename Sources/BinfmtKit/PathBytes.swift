@@ -41,6 +41,12 @@ public enum PathBytes {
 
   public static func string(_ bytes: [UInt8]) -> String { bytes.withUnsafeBufferPointer { string($0) } }
 
+  /// A NUL-terminated C string (argv, realpath(3), a platform path) as a string.
+  public static func string(cString p: UnsafePointer<CChar>) -> String {
+    let n = strlen(p)
+    return p.withMemoryRebound(to: UInt8.self, capacity: n) { string(UnsafeBufferPointer(start: $0, count: n)) }
+  }
+
   /// The one decoder (concrete, so no generic collection code runs per byte).
   public static func string(_ buf: UnsafeBufferPointer<UInt8>) -> String {
     // Fast path: well-formed UTF-8 without a scalar of the escape range (whose encodings are
@@ -98,15 +104,12 @@ public enum PathBytes {
 
   /// Calls `body` with `string`'s bytes as a NUL-terminated C string, for a syscall. A NUL
   /// inside cannot reach the kernel: the path ends there, as it would in C.
-  public static func withCString<R, E: Error>(
-    _ string: String, _ body: (UnsafePointer<CChar>) throws(E) -> R
-  ) throws(E) -> R {
-    if !holdsEscapes(string) {
-      return try string.utf8CString.withUnsafeBufferPointer { (p) throws(E) -> R in try body(p.baseAddress!) }
-    }
+  public static func withCString<R>(_ string: String, _ body: (UnsafePointer<CChar>) -> R) -> R {
+    // Plain text: a native string is stored NUL-terminated, so no copy.
+    if !holdsEscapes(string) { return string.withCString(body) }
     var b = bytes(string).map { CChar(bitPattern: $0) }
     b.append(0)
-    return try b.withUnsafeBufferPointer { (p) throws(E) -> R in try body(p.baseAddress!) }
+    return b.withUnsafeBufferPointer { body($0.baseAddress!) }
   }
 
   /// The byte 0xEF (lead byte of U+F000…U+FFFF, the escape range among them) occurs.
@@ -132,8 +135,6 @@ extension FilePath {
 
   /// The path as a `PathBytes` string (`string` would turn undecodable bytes into U+FFFD).
   public var pathBytes: String {
-    withPlatformString { p in
-      PathBytes.string(UnsafeBufferPointer(start: p, count: strlen(p)).lazy.map { UInt8(bitPattern: $0) })
-    }
+    withPlatformString { PathBytes.string(cString: $0) }
   }
 }

@@ -101,8 +101,11 @@ public struct Registration: Hashable, Sendable {
       }
       let full = line(KernelEscape.escape)
       // Every byte as \xHH can exceed the kernel's limit for a long magic and mask, which it
-      // accepted with bytes raw: then every byte that can be is written raw.
-      guard PathBytes.bytes(full).count > Self.maxRegisterLength, let dByte = d.utf8.first else { return full }
+      // accepted with bytes raw: then every byte that can be is written raw. (An escape scalar
+      // is 3 UTF-8 bytes for 1 byte, so the UTF-8 length is an upper bound.)
+      guard full.utf8.count > Self.maxRegisterLength, PathBytes.bytes(full).count > Self.maxRegisterLength,
+        let dByte = d.utf8.first
+      else { return full }
       return line { KernelEscape.escapeCompact($0, delimiter: dByte) }
     case .fileExtension(let ext):
       return d + name + d + "E" + d + d + ext + d + d + interpreter + d + flags.description
@@ -113,9 +116,13 @@ public struct Registration: Hashable, Sendable {
   /// (stripped), `\\` or a hex digit (magic and mask escapes), a digit or a flag letter.
   public static let delimiters: [Character] = [":", "|", "!", "@", "%", "^", "~", ",", "=", "+", "&", "*"]
 
-  /// The first delimiter absent from every field (`:` for every catalog entry).
+  /// The first delimiter absent from every field (`:` for every catalog entry). Only the
+  /// name, extension and interpreter can hold one: the type, offset and flags never do, and
+  /// magic and mask escape it.
   public var chosenDelimiter: Character {
-    let used = Set(registerString(delimiter: "\u{1}").utf8)
+    var used = Set(PathBytes.bytes(name))
+    used.formUnion(PathBytes.bytes(interpreter))
+    if case .fileExtension(let ext) = match { used.formUnion(PathBytes.bytes(ext)) }
     return Self.delimiters.first { !used.contains($0.asciiValue!) } ?? ":"
   }
 

@@ -1,26 +1,15 @@
 #include "CLibelf.h"
 
-#include <dlfcn.h>
+#include <errno.h>
 #include <stddef.h>
 
-static void *handle;
-static const char *failure;
+#include "CLazyLoad.h"
 
-static void *library(void) {
-  static int tried;
-  if (!tried) {
-    tried = 1;
-    handle = dlopen("libelf.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!handle) failure = dlerror();
-  }
-  return handle;
-}
+static struct bctl_library lib = {.soname = "libelf.so.1"};
 
-const char *bctl_elf_unavailable(void) { return library() ? NULL : (failure ? failure : "libelf.so.1: not loaded"); }
+const char *bctl_elf_unavailable(void) { return bctl_library_unavailable(&lib); }
 
-#define RESOLVE(name)                                                   \
-  static __typeof__(&name) fn;                                          \
-  if (!fn && library()) fn = (__typeof__(&name))dlsym(handle, #name);
+#define RESOLVE(name) BCTL_RESOLVE(&lib, name)
 
 unsigned int bctl_elf_version(unsigned int version) {
   RESOLVE(elf_version);

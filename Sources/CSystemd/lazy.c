@@ -1,28 +1,15 @@
 #include "CSystemd.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 
-static void *handle;
-static const char *failure;
+#include "CLazyLoad.h"
 
-static void *library(void) {
-  static int tried;
-  if (!tried) {
-    tried = 1;
-    handle = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
-    if (!handle) failure = dlerror();
-  }
-  return handle;
-}
+static struct bctl_library lib = {.soname = "libsystemd.so.0"};
 
-const char *bctl_sd_unavailable(void) { return library() ? NULL : (failure ? failure : "libsystemd.so.0: not loaded"); }
+const char *bctl_sd_unavailable(void) { return bctl_library_unavailable(&lib); }
 
-// One cached pointer per function, typed from the real prototype.
-#define RESOLVE(name)                                                   \
-  static __typeof__(&name) fn;                                          \
-  if (!fn && library()) fn = (__typeof__(&name))dlsym(handle, #name);
+#define RESOLVE(name) BCTL_RESOLVE(&lib, name)
 
 int bctl_sd_booted(void) {
   RESOLVE(sd_booted);

@@ -33,7 +33,7 @@ public struct FileFacts: Sendable {
   public func resolved(_ absolute: String) -> String? {
     guard let r = PathBytes.withCString(real(absolute), { realpath($0, nil) }) else { return nil }
     defer { free(r) }
-    var s = PathBytes.string(UnsafeBufferPointer(start: r, count: strlen(r)).lazy.map { UInt8(bitPattern: $0) })
+    var s = PathBytes.string(cString: r)
     let root = paths.root.string
     if root != "/" && s.hasPrefix(root) { s = String(s.dropFirst(root.count)) }
     return s
@@ -52,7 +52,7 @@ public struct FileFacts: Sendable {
     var candidates = [p]
     if let r = PathBytes.withCString(p, { realpath($0, nil) }) {
       candidates.append(
-        PathBytes.string(UnsafeBufferPointer(start: r, count: strlen(r)).lazy.map { UInt8(bitPattern: $0) }))
+        PathBytes.string(cString: r))
       free(r)
     } else {
       return (path, "\(path) does not exist")

@@ -55,7 +55,7 @@ public enum CurrentProcess {
   public static var arguments: [String] {
     (1..<Int(CommandLine.argc)).map { i in
       guard let p = CommandLine.unsafeArgv[i] else { return "" }
-      return PathBytes.string(UnsafeBufferPointer(start: p, count: strlen(p)).lazy.map { UInt8(bitPattern: $0) })
+      return PathBytes.string(cString: p)
     }
   }
 
@@ -66,20 +66,28 @@ public enum CurrentProcess {
   /// no stdio buffer to flush before exit).
   @discardableResult
   public static func write(_ s: String, to fd: Int32) -> Errno? {
-    // A PathBytes string (a path or entry name that is not UTF-8) is written as its bytes.
-    var bytes = PathBytes.bytes(s)
-    return bytes.withUnsafeMutableBufferPointer { buf -> Errno? in
-      var off = 0
-      while off < buf.count {
-        switch valueOrErrno({ Glibc.write(fd, buf.baseAddress! + off, buf.count - off) }) {
-        case .success(let n): off += n
-        case .failure(let e):
-          if fd == 1 && firstStdoutError == nil { firstStdoutError = e }
-          return e
-        }
+    // Plain text straight from its UTF-8 storage; a PathBytes string (a path or entry name
+    // that is not UTF-8) as its bytes.
+    if PathBytes.holdsEscapes(s) { return write(PathBytes.bytes(s), to: fd) }
+    var s = s
+    return s.withUTF8 { buf in write(buf, to: fd) }
+  }
+
+  static func write(_ bytes: [UInt8], to fd: Int32) -> Errno? {
+    bytes.withUnsafeBufferPointer { write($0, to: fd) }
+  }
+
+  static func write(_ buf: UnsafeBufferPointer<UInt8>, to fd: Int32) -> Errno? {
+    var off = 0
+    while off < buf.count {
+      switch valueOrErrno({ Glibc.write(fd, buf.baseAddress! + off, buf.count - off) }) {
+      case .success(let n): off += n
+      case .failure(let e):
+        if fd == 1 && firstStdoutError == nil { firstStdoutError = e }
+        return e
       }
-      return nil
     }
+    return nil
   }
 
   /// The first error writing to stdout (EPIPE when the reader went away): main turns it into
