@@ -63,13 +63,10 @@ public enum BinfmtctlMain {
     var status: ExitStatus
     do {
       let args = arguments ?? CurrentProcess.arguments
-      if args == ["boot"] {
-        // `boot` runs at every boot, without arguments: straight to the engine, without
-        // building the parser (a third of its instructions went there).
-        status = try engine(
-          format: .text, hostMachine: nil, lockWaitSeconds: Units.bootLockWait, commandName: "boot",
-          output: output
-        ) { BootReconciler($0).run() }
+      if let route = FastPath.route(args), CurrentProcess.environment(FastPath.disableVariable) == nil {
+        // `boot` at every boot, `--version`, `status`, `arch list` and `inspect` in scripts:
+        // straight to the engine, without building the parser (FastPath says why).
+        status = try route.run(output: output)
       } else {
         var command = try Binfmtctl.parseAsRoot(args)
         if let c = command as? any EngineCommand {

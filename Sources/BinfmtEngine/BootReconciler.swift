@@ -56,10 +56,13 @@ public struct BootReconciler: Sendable {
           } else {
             try bm.register(r)
             registered.append(r.name)
-            // The newest entry wins in the kernel: say whose executables ours just took.
-            let served = context.catalog.architectures.filter { r.matches(header: $0.sampleHeader) }
-            for e in live.entries where e.name != r.name && e.enabled {
-              let taken = served.filter { e.registration.matches(header: $0.sampleHeader) }.map(\.name)
+            // The newest entry wins in the kernel: say whose executables ours just took. An
+            // empty table (the usual boot) has nobody to take from, so nothing is sampled.
+            let others = live.entries.filter { $0.name != r.name && $0.enabled }
+            if others.isEmpty { continue }
+            let served = context.catalog.architectures.filter { r.matches($0) }
+            for e in others {
+              let taken = served.filter { e.registration.matches($0) }.map(\.name)
               if taken.isEmpty { continue }
               log.problem(
                 "\(r.name) now takes \(taken.joined(separator: ", ")) executables from the live entry \(e.name) (\(e.interpreter)), registered by another tool: the newest entry wins",

@@ -311,7 +311,7 @@ public struct Persister: Sendable {
           context.output.note("\(n): not persisted by binfmtctl")
           continue
         }
-        let byArch = ours.filter { $0.registration.matches(header: a.sampleHeader) }
+        let byArch = ours.filter { $0.registration.matches(a) }
         if byArch.isEmpty { context.output.note("\(n): not persisted by binfmtctl") }
         selected += byArch.map(\.file.name)
       }

@@ -74,10 +74,11 @@ public struct TableSnapshot: Sendable {
     let t = PersistLayout(paths: context.paths)
     let initSystem = InitSystem.detect(context.paths, offline: false)
     let config = BootConfiguration.resolve(ConfigFiles.scanBinfmtD(context.paths))
-    let ourFiles = config.ours.map(\.file.path)
+    let ours = config.ours
+    let ourFiles = ours.map(\.file.path)
     let managed = Set(report.entries.filter(\.managed).map(\.entry.name))
     var persistence = PersistenceReport.make(
-      config: config, live: live, managed: managed, systemdApplies: initSystem == .systemd)
+      config: config, ours: ours, live: live, managed: managed, systemdApplies: initSystem == .systemd)
     persistence.problems = persistence.problems.map { p in
       guard p.code == .lostAtReboot, let name = p.entry, let e = live.first(where: { $0.name == name }) else {
         return p

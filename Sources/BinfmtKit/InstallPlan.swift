@@ -75,7 +75,7 @@ public struct InstallPlan: Sendable, Equatable {
       if let s = sameName, !ours { blocking.append((s, "has the same name")) }
       // Another entry for the same architecture takes its executables (or loses them to
       // ours, depending on order): either way two tools fight over them.
-      for e in live where e.name != reg.name && e.registration.matches(header: arch.sampleHeader) {
+      for e in live where e.name != reg.name && e.registration.matches(arch) {
         blocking.append((e, "also matches \(arch.name) executables"))
       }
       if ours, let s = sameName {

@@ -87,9 +87,11 @@ public struct BootConfiguration: Sendable {
     for f in files where f.name.isEmpty {
       if case .unreadable(let why) = f.kind { errors.append((f, BinfmtError(.system, why, at: f.directory))) }
     }
-    let sorted = files.filter { $0.name.hasSuffix(".conf") }.sorted {
-      (rank[$0.directory] ?? 99, $0.name) < (rank[$1.directory] ?? 99, $1.name)
+    // Directory precedence, then the name as strcmp orders it (systemd sorts names as bytes).
+    let keyed = files.filter { $0.name.hasSuffix(".conf") }.map {
+      (rank[$0.directory] ?? 99, PathBytes.bytes($0.name), $0)
     }
+    let sorted = keyed.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1.lexicographicallyPrecedes(b.1) }.map(\.2)
     for f in sorted {
       if let w = winner[f.name] {
         if w.kind == .mask { masked.append((f, w)) } else { overridden.append((f, w)) }
@@ -97,7 +99,8 @@ public struct BootConfiguration: Sendable {
         winner[f.name] = f
       }
     }
-    let effective = winner.values.filter { $0.kind != .mask }.sorted { $0.name < $1.name }
+    let effective = winner.values.filter { $0.kind != .mask }.map { (PathBytes.bytes($0.name), $0) }
+      .sorted { $0.0.lexicographicallyPrecedes($1.0) }.map(\.1)
     var regs: [(ConfFile, Int, Registration)] = []
     for f in effective {
       switch f.kind {
@@ -306,9 +309,10 @@ public struct PersistenceReport: Sendable {
   /// `systemdApplies`: every effective binfmt.d file counts (systemd-binfmt reads them all);
   /// otherwise only our files do (our boot service reads only them).
   public static func make(
-    config: BootConfiguration, live: [KernelEntryStatus], managed: Set<String>, systemdApplies: Bool
+    config: BootConfiguration, ours: [(file: ConfFile, registration: Registration)]? = nil,
+    live: [KernelEntryStatus], managed: Set<String>, systemdApplies: Bool
   ) -> PersistenceReport {
-    let ours = config.ours
+    let ours = ours ?? config.ours
     let ourNames = Set(ours.map(\.registration.name))
     func persistedDefinition(_ name: String) -> (Registration, String)? {
       if let o = ours.last(where: { $0.registration.name == name }) { return (o.registration, o.file.path) }

@@ -120,10 +120,21 @@ public struct Registration: Hashable, Sendable {
   /// name, extension and interpreter can hold one: the type, offset and flags never do, and
   /// magic and mask escape it.
   public var chosenDelimiter: Character {
-    var used = Set(PathBytes.bytes(name))
-    used.formUnion(PathBytes.bytes(interpreter))
-    if case .fileExtension(let ext) = match { used.formUnion(PathBytes.bytes(ext)) }
-    return Self.delimiters.first { !used.contains($0.asciiValue!) } ?? ":"
+    // Delimiters are ASCII: the UTF-8 of the fields holds one exactly where their bytes do
+    // (an escape scalar's UTF-8 bytes are all above 0x7f). One bit per ASCII byte.
+    var used: (low: UInt64, high: UInt64) = (0, 0)
+    func note(_ s: String) {
+      for b in s.utf8 where b < 128 {
+        if b < 64 { used.low |= 1 << b } else { used.high |= 1 << (b - 64) }
+      }
+    }
+    note(name)
+    note(interpreter)
+    if case .fileExtension(let ext) = match { note(ext) }
+    return Self.delimiters.first { c in
+      let b = c.asciiValue!
+      return (b < 64 ? used.low >> b : used.high >> (b - 64)) & 1 == 0
+    } ?? ":"
   }
 
   /// Parses a register string exactly as `echo … > /proc/sys/fs/binfmt_misc/register`

@@ -67,10 +67,40 @@ public struct TableReport: Sendable {
 
 extension Architecture {
   /// A 64-byte ELF header of an executable for this architecture: what the kernel compares.
-  public var sampleHeader: [UInt8] {
-    var h = fullMagic
-    if h.count < 64 { h += [UInt8](repeating: 0, count: 64 - h.count) }
-    return h
+  public var sampleHeader: [UInt8] { (0..<64).map(sampleByte) }
+
+  /// Byte `i` of `sampleHeader` (`fullMagic`, then zeros), without building either: status
+  /// and install ask every entry about every architecture.
+  func sampleByte(_ i: Int) -> UInt8 {
+    func ordered(_ v: UInt32, width: Int, at k: Int) -> UInt8 {
+      UInt8(truncatingIfNeeded: v >> (8 * (byteOrder == .little ? k : width - 1 - k)))
+    }
+    switch i {
+    case 0: return 0x7f
+    case 1: return 0x45
+    case 2: return 0x4c
+    case 3: return 0x46
+    case 4: return elfClass.rawValue
+    case 5: return byteOrder.rawValue
+    case 6: return 1
+    case 16, 17: return ordered(2, width: 2, at: i - 16)  // ET_EXEC
+    case 18, 19: return ordered(UInt32(machine), width: 2, at: i - 18)
+    case 36...39 where mipsN32 == true: return ordered(ELFFlags.mipsABI2, width: 4, at: i - 36)
+    default: return 0
+    }
+  }
+}
+
+extension Registration {
+  /// `matches(header: arch.sampleHeader)`, without building the header.
+  public func matches(_ arch: Architecture) -> Bool {
+    guard case .magic(let offset, let magic, let mask) = match else { return false }
+    guard offset >= 0, offset <= Registration.bufferSize - magic.count else { return false }
+    for j in 0..<magic.count {
+      let m = mask.map { j < $0.count ? $0[j] : 0xff } ?? 0xff
+      if (arch.sampleByte(offset + j) ^ magic[j]) & m != 0 { return false }
+    }
+    return true
   }
 }
 
@@ -78,7 +108,7 @@ public enum TableAnalysis {
   /// Which catalog architectures an entry serves: it matches their sample executable header.
   public static func architectures(served registration: Registration, catalog: Catalog) -> [String] {
     guard case .magic = registration.match else { return [] }
-    return catalog.architectures.filter { registration.matches(header: $0.sampleHeader) }.map(\.name)
+    return catalog.architectures.filter { registration.matches($0) }.map(\.name)
   }
 
   /// An entry binfmtctl would manage: named `qemu-…`, or its interpreter is a qemu-user
@@ -168,7 +198,7 @@ public enum TableAnalysis {
     // Which entry wins per architecture: the kernel's own choice for its sample header.
     var winners: [String: String] = [:]
     for arch in catalog.architectures {
-      let serving = Handlers.matching(header: arch.sampleHeader, in: entries)
+      let serving = entries.filter { $0.enabled && $0.registration.matches(arch) }
       guard serving.count > 1 else { continue }
       let winner = serving[0].name
       winners[arch.name] = winner

@@ -58,7 +58,10 @@ func readSmallFile(fd: Int32, shownAs path: String, limit: Int = 1 << 20) throws
 }
 
 /// `readSmallFileBytes` of an open file, from its current offset.
-func readSmallFileBytes(fd: Int32, shownAs path: String, limit: Int = 1 << 20) throws(BinfmtError) -> [UInt8] {
+/// `path` is only for messages: built only when one is thrown.
+func readSmallFileBytes(fd: Int32, shownAs path: @autoclosure () -> String, limit: Int = 1 << 20) throws(BinfmtError)
+  -> [UInt8]
+{
   let file = FileDescriptor(rawValue: fd)
   var out: [UInt8] = []
   var buf = [UInt8](repeating: 0, count: 4096)
@@ -67,12 +70,12 @@ func readSmallFileBytes(fd: Int32, shownAs path: String, limit: Int = 1 << 20) t
     do {
       n = try buf.withUnsafeMutableBytes { try file.read(into: $0, retryOnInterrupt: true) }
     } catch {
-      throw errnoError(error, path: path, action: "cannot read")
+      throw errnoError(error, path: path(), action: "cannot read")
     }
     if n == 0 { break }
     out += buf[0..<n]
     if out.count > limit {
-      throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path)
+      throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path())
     }
   }
   return out

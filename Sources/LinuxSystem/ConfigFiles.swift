@@ -16,19 +16,14 @@ public enum ConfigFiles {
     guard let root = try? SystemRoot(paths) else { return [] }
     var out: [ConfFile] = []
     for dir in directories {
-      let names: [String]
-      switch root.directoryListing(dir) {
-      case .success(let n): names = n
+      switch root.confFiles(in: dir) {
+      case .success(let files):
+        for f in files { out.append(ConfFile(directory: dir, name: f.name, kind: f.kind)) }
       case .failure(let e):
         // Absent is normal; anything else means files systemd-binfmt may apply are unseen.
         if e != .noSuchFileOrDirectory && e != .notDirectory {
           out.append(ConfFile(directory: dir, name: "", kind: .unreadable("cannot read the directory: \(e)")))
         }
-        continue
-      }
-      for name in names {
-        guard name.hasSuffix(".conf"), !name.hasPrefix(".") else { continue }
-        out.append(ConfFile(directory: dir, name: name, kind: root.classifyConf(dir + "/" + name)))
       }
     }
     return out

@@ -15,7 +15,25 @@ public struct SystemPaths: Sendable, Hashable {
   public init(root: FilePath = "/") { self.root = root }
 
   public func path(_ absolute: String) -> FilePath {
-    root.appending(FilePath(absolute).components)
+    // The common case (the real root, a clean absolute path) without FilePath's component
+    // walk, which boot and status would pay for every entry.
+    if root.string == "/", absolute.utf8.first == UInt8(ascii: "/"), !absolute.utf8.contains(0),
+      Self.isClean(absolute)
+    {
+      return FilePath(absolute)
+    }
+    return root.appending(FilePath(absolute).components)
+  }
+
+  /// No empty component and no trailing slash: FilePath keeps such a path exactly as written
+  /// ("." and ".." components stay, as `appending(components)` keeps them too).
+  static func isClean(_ s: String) -> Bool {
+    var previous: UInt8 = 0
+    for b in s.utf8 {
+      if b == UInt8(ascii: "/") && previous == b { return false }
+      previous = b
+    }
+    return previous != UInt8(ascii: "/")
   }
 
   public var binfmtMisc: FilePath { path("/proc/sys/fs/binfmt_misc") }

@@ -81,8 +81,15 @@ public struct SystemRoot: ~Copyable {
 
   /// `absolute` relative to the root ("." for the root itself).
   static func relative(_ absolute: String) -> String {
-    let parts = FilePath(absolute).components.map(\.string)
-    return parts.isEmpty ? "." : parts.joined(separator: "/")
+    // The components joined by single slashes, on bytes ("/" is never inside an escape
+    // scalar's UTF-8, so PathBytes strings split the same way).
+    var out: [UInt8] = []
+    out.reserveCapacity(absolute.utf8.count)
+    for part in absolute.utf8.split(separator: UInt8(ascii: "/")) {
+      if !out.isEmpty { out.append(UInt8(ascii: "/")) }
+      out.append(contentsOf: part)
+    }
+    return out.isEmpty ? "." : String(decoding: out, as: UTF8.self)
   }
 
   /// Where `absolute` is on this machine, for messages (what chroot would show is `absolute`).
@@ -146,16 +153,40 @@ public struct SystemRoot: ~Copyable {
     return LinuxSystem.directoryListing(fd: dir.raw)
   }
 
+  /// The `*.conf` files of a binfmt.d directory (hidden ones skipped, as systemd does), each
+  /// classified; the directory is opened once.
+  public func confFiles(in absolute: String) -> Result<[(name: String, kind: ConfFile.Kind)], Errno> {
+    let dir: Descriptor
+    do { dir = try directory(absolute) } catch { return .failure(error) }
+    let raw = dir.raw
+    let names: [String]
+    switch LinuxSystem.directoryListing(fd: raw) {
+    case .success(let n): names = n
+    case .failure(let e): return .failure(e)
+    }
+    return .success(
+      names.compactMap { name in
+        guard name.hasSuffix(".conf"), !name.hasPrefix(".") else { return nil }
+        return (name, classifyConf(absolute + "/" + name, in: raw, name: name))
+      })
+  }
+
   /// A binfmt.d file, classified the way systemd-binfmt does: a symlink to /dev/null, a
   /// character device or an empty file masks; a symlink is followed (inside the root).
   public func classifyConf(_ absolute: String) -> ConfFile.Kind {
     guard let (parent, name) = Self.split(absolute), let dir = try? directory(parent) else {
       return .unreadable("cannot open its directory")
     }
+    return classifyConf(absolute, in: dir.raw, name: name)
+  }
+
+  /// The same for `name` in the already open directory `dir` (whose path `absolute` ends in
+  /// it): a directory of binfmt.d files is opened once, not once per file.
+  func classifyConf(_ absolute: String, in dir: Int32, name: String) -> ConfFile.Kind {
     // A symlink to /dev/null masks (lstat only: the file itself is read once, below).
     var lst = stat()
-    if PathBytes.withCString(name, { fstatat(dir.raw, $0, &lst, AT_SYMLINK_NOFOLLOW) }) == 0,
-      lst.st_mode & S_IFMT == S_IFLNK, Self.readLink(in: dir.raw, name) == "/dev/null"
+    if PathBytes.withCString(name, { fstatat(dir, $0, &lst, AT_SYMLINK_NOFOLLOW) }) == 0,
+      lst.st_mode & S_IFMT == S_IFLNK, Self.readLink(in: dir, name) == "/dev/null"
     {
       return .mask
     }

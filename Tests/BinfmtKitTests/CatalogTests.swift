@@ -32,6 +32,24 @@ func syntheticHeader(_ a: Architecture, type: UInt16 = 2) -> [UInt8] {
     for r in required { #expect(c.architectures.contains { $0.name == r }, "\(r)") }
   }
 
+  /// The sample header is the magic the catalog derives, zero-padded to 64 bytes, and
+  /// matching an architecture without building it agrees with matching the built header.
+  @Test func sampleMatchingAgreesWithTheBuiltHeader() throws {
+    for a in c.architectures {
+      #expect(a.sampleHeader == a.fullMagic + [UInt8](repeating: 0, count: 64 - a.fullMagic.count), "\(a.name)")
+    }
+    var regs = c.architectures.map { $0.registration() }
+    // An offset, a short mask and no mask at all.
+    regs.append(try Registration.parse(":o:M:18:\\xb7::/q:"))
+    regs.append(try Registration.parse(":s:M::\\x7fELF\\x02\\x01\\x01:\\xff\\xff\\xff\\xff\\x00\\xff\\xff:/q:"))
+    regs.append(try Registration.parse(":e:E::elf::/q:"))
+    for r in regs {
+      for a in c.architectures {
+        #expect(r.matches(a) == r.matches(header: a.sampleHeader), "\(r.name) \(a.name)")
+      }
+    }
+  }
+
   @Test func namesAreUnambiguous() {
     var owner: [String: String] = [:]
     for a in c.architectures {
