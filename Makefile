@@ -2,10 +2,13 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
-TEST_DEBS := $(BUILD_DEBS) systemd qemu-user-static binutils util-linux hyperfine file ca-certificates debian-archive-keyring
+# bench/ (its smoke run is part of `make test`): valgrind for callgrind, binutils for objcopy,
+# pax-utils for scanelf, time for peak RSS, python3 for the harness.
+BENCH_DEBS := systemd qemu-user-static binutils util-linux file valgrind pax-utils time python3
+TEST_DEBS := $(BUILD_DEBS) $(BENCH_DEBS) hyperfine ca-certificates debian-archive-keyring
 BIN := .build/release/binfmtctl
 
-.PHONY: all deps test-deps build release run test lint format test-reboot test-openrc fixtures binfmt.d units bench clean
+.PHONY: all deps test-deps build release run test lint format test-reboot test-openrc fixtures binfmt.d units bench bench-smoke clean
 
 all: release
 
@@ -62,6 +65,7 @@ test: test-deps fixtures lint
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) build $(RELEASE_FLAGS) -Xswiftc -warnings-as-errors
 	BINFMTCTL=$(CURDIR)/.build/debug/binfmtctl BINFMTCTL_RELEASE=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build
+	BINFMTCTL=$(CURDIR)/$(BIN) bench/run.sh --smoke
 	fuzz/run.sh 20000
 
 # The real reboot: a Debian 12 VM under qemu-system-x86_64 (TCG), three boots.
@@ -79,8 +83,15 @@ units: build
 	.build/debug/binfmtctl _unit systemd > units/binfmtctl.service
 	.build/debug/binfmtctl _unit openrc > units/openrc/binfmtctl
 
+# The benchmark suite (bench/RESULTS.md, a few minutes; not part of .ci/run). bench-smoke: one
+# short round of each bench, seconds; fails if a benchmarked command fails (make test runs it).
 bench: release fixtures
-	bench/run.sh
+	$(call apt_install,$(BENCH_DEBS))
+	BINFMTCTL=$(CURDIR)/$(BIN) bench/run.sh
+
+bench-smoke: release fixtures
+	$(call apt_install,$(BENCH_DEBS))
+	BINFMTCTL=$(CURDIR)/$(BIN) bench/run.sh --smoke
 
 clean:
 	rm -rf .build
