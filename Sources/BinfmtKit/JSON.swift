@@ -11,70 +11,129 @@ public indirect enum JSON: Sendable, Equatable {
   public static func optional(_ s: String?) -> JSON { s.map(JSON.string) ?? .null }
 
   public func render(indent: Int? = 2) -> String {
-    var out = ""
+    // Built as UTF-8 bytes: appending scalar by scalar to a String cost status --json
+    // half of its instructions.
+    var out: [UInt8] = []
+    out.reserveCapacity(4096)
     write(into: &out, indent: indent, level: 0)
-    return out
+    return String(decoding: out, as: UTF8.self)
   }
 
-  func write(into out: inout String, indent: Int?, level: Int) {
+  func write(into out: inout [UInt8], indent: Int?, level: Int) {
     func newline(_ l: Int) {
       guard let indent else { return }
-      out += "\n" + String(repeating: " ", count: indent * l)
+      out.append(UInt8(ascii: "\n"))
+      out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * l))
     }
     switch self {
-    case .null: out += "null"
-    case .bool(let b): out += b ? "true" : "false"
-    case .int(let i): out += String(i)
+    case .null: out.append(contentsOf: "null".utf8)
+    case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+    case .int(let i): out.append(contentsOf: String(i).utf8)
     case .string(let s): JSON.escape(s, into: &out)
     case .array(let a):
       if a.isEmpty {
-        out += "[]"
+        out.append(contentsOf: "[]".utf8)
         return
       }
-      out += "["
+      out.append(UInt8(ascii: "["))
       for (i, v) in a.enumerated() {
-        if i > 0 { out += "," }
+        if i > 0 { out.append(UInt8(ascii: ",")) }
         newline(level + 1)
         v.write(into: &out, indent: indent, level: level + 1)
       }
       newline(level)
-      out += "]"
+      out.append(UInt8(ascii: "]"))
     case .object(let o):
       if o.isEmpty {
-        out += "{}"
+        out.append(contentsOf: "{}".utf8)
         return
       }
-      out += "{"
+      out.append(UInt8(ascii: "{"))
       for (i, k) in o.keys.sorted().enumerated() {
-        if i > 0 { out += "," }
+        if i > 0 { out.append(UInt8(ascii: ",")) }
         newline(level + 1)
         JSON.escape(k, into: &out)
-        out += indent == nil ? ":" : ": "
+        out.append(contentsOf: (indent == nil ? ":" : ": ").utf8)
         o[k]!.write(into: &out, indent: indent, level: level + 1)
       }
       newline(level)
-      out += "}"
+      out.append(UInt8(ascii: "}"))
     }
   }
 
   static func escape(_ s: String, into out: inout String) {
-    out += "\""
-    for u in s.unicodeScalars {
-      switch u {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      // JSON requires only C0 escaped; DEL and C1 are escaped too, so raw output cannot
-      // drive a terminal either. A reader still gets the exact string.
-      case _ where u.value < 0x20 || (0x7f...0x9f).contains(u.value):
-        out += "\\u00" + Hex.byte(UInt8(truncatingIfNeeded: u.value))
-      // A byte of a path that is not UTF-8 (PathBytes): JSON text cannot carry it.
-      case _ where PathBytes.isEscape(u): out += "\\ufffd"
-      default: out.unicodeScalars.append(u)
-      }
+    var bytes: [UInt8] = []
+    escape(s, into: &bytes)
+    out += String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// On the UTF-8 bytes: runs of bytes that need nothing are copied as they are.
+  static func escape(_ s: String, into out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    var s = s
+    s.withUTF8 { escape(utf8: $0, into: &out) }
+    out.append(UInt8(ascii: "\""))
+  }
+
+  private static func escape(utf8 u: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+    func hexEscape(_ v: UInt8) {
+      out.append(contentsOf: "\\u00".utf8)
+      out.append(Hex.digitBytes[Int(v >> 4)])
+      out.append(Hex.digitBytes[Int(v & 0xf)])
     }
-    out += "\""
+    var i = 0
+    var runStart = 0
+    func flush() {
+      if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i])) }
+    }
+    while i < u.count {
+      let b = u[i]
+      var skip = 0
+      switch b {
+      case UInt8(ascii: "\""):
+        flush()
+        out.append(contentsOf: "\\\"".utf8)
+        skip = 1
+      case UInt8(ascii: "\\"):
+        flush()
+        out.append(contentsOf: "\\\\".utf8)
+        skip = 1
+      case UInt8(ascii: "\n"):
+        flush()
+        out.append(contentsOf: "\\n".utf8)
+        skip = 1
+      case UInt8(ascii: "\r"):
+        flush()
+        out.append(contentsOf: "\\r".utf8)
+        skip = 1
+      case UInt8(ascii: "\t"):
+        flush()
+        out.append(contentsOf: "\\t".utf8)
+        skip = 1
+      // JSON requires only C0 escaped; DEL and C1 (U+0080…U+009F, UTF-8 C2 80…C2 9F) are
+      // escaped too, so raw output cannot drive a terminal either. A reader still gets the
+      // exact string.
+      case 0..<0x20, 0x7f:
+        flush()
+        hexEscape(b)
+        skip = 1
+      case 0xc2 where i + 1 < u.count && (0x80...0x9f).contains(u[i + 1]):
+        flush()
+        hexEscape(u[i + 1])
+        skip = 2
+      // A byte of a path that is not UTF-8 (PathBytes: U+F780…U+F7FF, UTF-8 EF 9E/9F xx):
+      // JSON text cannot carry it.
+      case 0xef where i + 2 < u.count && (u[i + 1] == 0x9e || u[i + 1] == 0x9f):
+        flush()
+        out.append(contentsOf: "\\ufffd".utf8)
+        skip = 3
+      default:
+        i += 1
+        continue
+      }
+      i += skip
+      runStart = i
+    }
+    flush()
   }
 }

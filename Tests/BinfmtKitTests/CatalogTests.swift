@@ -169,4 +169,35 @@ func syntheticHeader(_ a: Architecture, type: UInt16 = 2) -> [UInt8] {
     let j = JSON.object(["b": .int(1), "a": .string("x\"\n\u{1}")])
     #expect(j.render(indent: nil) == "{\"a\":\"x\\\"\\n\\u0001\",\"b\":1}")
   }
+
+  /// The byte-level escaper against a scalar-by-scalar statement of the rule, over every
+  /// scalar up to U+0200, the escape scalars of non-UTF-8 bytes and their neighbours, and
+  /// multi-byte text around them.
+  @Test func jsonEscapesExactlyTheRule() {
+    func reference(_ s: String) -> String {
+      var out = "\""
+      for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where u.value < 0x20 || (0x7f...0x9f).contains(u.value):
+          let h = String(u.value, radix: 16)
+          out += "\\u00" + (h.count == 1 ? "0" + h : h)
+        case _ where (0xF780...0xF7FF).contains(u.value): out += "\\ufffd"
+        default: out.unicodeScalars.append(u)
+        }
+      }
+      return out + "\""
+    }
+    var scalars = (0..<0x200).compactMap(Unicode.Scalar.init)
+    scalars += [0xF77F, 0xF780, 0xF7AB, 0xF7FF, 0xF800, 0xFFFD, 0x1F600, 0x2028].compactMap(Unicode.Scalar.init)
+    for u in scalars {
+      for s in [String(u), "a" + String(u) + "é", String(u) + String(u) + "z"] {
+        #expect(JSON.string(s).render(indent: nil) == reference(s), "U+\(String(u.value, radix: 16))")
+      }
+    }
+  }
 }
