@@ -151,7 +151,7 @@ public struct ArchitectureList: JSONReport {
     for a in architectures {
       rows.append([
         a.name, a.family, a.ociPlatform ?? "-", a.debianArch ?? "-", native.contains(a.name) ? "yes" : "-",
-        a.aliases.joined(separator: ","),
+        ByteText.join(a.aliases, ","),
       ])
     }
     return TextTable.render(rows)

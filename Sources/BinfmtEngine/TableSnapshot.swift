@@ -27,13 +27,15 @@ public struct TableSnapshot: Sendable {
     let table = BinfmtMiscTable.read(paths)
     let files = context.files
     let support: KernelSupport = table.mounted ? .yes : BinfmtMisc(paths: paths).kernelSupport()
-    var cache: [String: InterpreterFacts] = [:]
+    // A list, not a dictionary: a few dozen interpreters, and a Dictionary of a new value
+    // type costs a runtime scan of every conformance to instantiate (ByteText says why).
+    var cache: [(path: String, facts: InterpreterFacts)] = []
     let report = TableAnalysis.analyze(
       mounted: table.mounted, enabled: table.enabled, entries: table.entries, unreadable: table.unreadable,
       facts: { path in
-        if let f = cache[path] { return f }
+        if let hit = cache.first(where: { $0.path == path }) { return hit.facts }
         let f = files.interpreter(path)
-        cache[path] = f
+        cache.append((path, f))
         return f
       }, catalog: context.catalog, hostMachine: context.hostMachine)
     var snap = TableSnapshot(
@@ -154,7 +156,7 @@ public struct StatusReport: JSONReport {
         rows.append([
           e.entry.name, e.entry.enabled ? "enabled" : "disabled",
           e.architectures.isEmpty
-            ? (e.entry.match.typeLetter == "E" ? "extension" : "-") : e.architectures.joined(separator: ","),
+            ? (e.entry.match.typeLetter == "E" ? "extension" : "-") : ByteText.join(e.architectures, ","),
           e.entry.flags.description.isEmpty ? "-" : e.entry.flags.description,
           boot?.persistence.live[e.entry.name].map { Self.bootColumn($0.drift) } ?? "-", interp,
         ])

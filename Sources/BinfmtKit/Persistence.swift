@@ -78,29 +78,32 @@ public struct BootConfiguration: Sendable {
   public static func resolve(_ files: [ConfFile], directories: [String] = Persistence.searchDirectories)
     -> BootConfiguration
   {
-    var winner: [String: ConfFile] = [:]
     var overridden: [(ConfFile, ConfFile)] = []
     var masked: [(ConfFile, ConfFile)] = []
-    let rank = Dictionary(uniqueKeysWithValues: directories.enumerated().map { ($1, $0) })
+    func rank(_ directory: String) -> Int { directories.firstIndex(of: directory) ?? directories.count }
     var errors: [(ConfFile, BinfmtError)] = []
     // A directory that cannot be read (scanned as a file without a name).
     for f in files where f.name.isEmpty {
       if case .unreadable(let why) = f.kind { errors.append((f, BinfmtError(.system, why, at: f.directory))) }
     }
-    // Directory precedence, then the name as strcmp orders it (systemd sorts names as bytes).
-    let keyed = files.filter { $0.name.hasSuffix(".conf") }.map {
-      (rank[$0.directory] ?? 99, PathBytes.bytes($0.name), $0)
-    }
-    let sorted = keyed.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1.lexicographicallyPrecedes(b.1) }.map(\.2)
-    for f in sorted {
-      if let w = winner[f.name] {
+    // By name as strcmp orders it (systemd sorts names as bytes), then directory precedence:
+    // the first file of each name wins, and the winners are in the order systemd applies
+    // them. (Sorted lists rather than dictionaries: see ByteText.)
+    let keyed = files.filter { $0.name.hasSuffix(".conf") }.map { (PathBytes.bytes($0.name), rank($0.directory), $0) }
+      .sorted { a, b in a.0 != b.0 ? a.0.lexicographicallyPrecedes(b.0) : a.1 < b.1 }
+    var winners: [ConfFile] = []
+    var previous: [UInt8]?
+    var w: ConfFile?
+    for (name, _, f) in keyed {
+      if name == previous, let w {
         if w.kind == .mask { masked.append((f, w)) } else { overridden.append((f, w)) }
       } else {
-        winner[f.name] = f
+        w = f
+        previous = name
+        winners.append(f)
       }
     }
-    let effective = winner.values.filter { $0.kind != .mask }.map { (PathBytes.bytes($0.name), $0) }
-      .sorted { $0.0.lexicographicallyPrecedes($1.0) }.map(\.1)
+    let effective = winners.filter { $0.kind != .mask }
     var regs: [(ConfFile, Int, Registration)] = []
     for f in effective {
       switch f.kind {
@@ -357,7 +360,7 @@ public struct PersistenceReport: Sendable {
       let name = o.registration.name
       let defs = config.definitions(of: name)
       if defs.count > 1 {
-        let order = defs.map(\.file.path).joined(separator: ", then ")
+        let order = ByteText.join(defs.map(\.file.path), ", then ")
         let winner = defs.last!.file.path
         notes.append(
           PersistenceNote(

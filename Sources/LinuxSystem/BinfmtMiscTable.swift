@@ -118,8 +118,9 @@ func directoryListing(fd: Int32) -> Result<[String], Errno> {
   rewinddir(d)
   var out: [String] = []
   while let ent = readdir(d) {
+    // d_name is NUL-terminated (a Slice of the raw tuple would go through generic code).
     let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-      PathBytes.string(raw.prefix(while: { $0 != 0 }))
+      PathBytes.string(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
     }
     if name != "." && name != ".." { out.append(name) }
   }

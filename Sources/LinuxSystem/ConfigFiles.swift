@@ -66,6 +66,6 @@ extension InitSystem {
       return true
     }
     let v = (try? readSmallFile(paths.path("/proc/version"))) ?? ""
-    return v.contains("microsoft") || v.contains("Microsoft")
+    return ByteText.contains(v, "microsoft") || ByteText.contains(v, "Microsoft")
   }
 }
