@@ -115,8 +115,11 @@ public enum TableAnalysis {
   /// emulator, and it serves at least one catalog architecture.
   public static func isManaged(_ e: KernelEntryStatus, servedCount: Int) -> Bool {
     guard servedCount > 0 else { return false }
-    let base = e.interpreter.split(separator: "/").last.map(String.init) ?? ""
-    return e.name.hasPrefix("qemu-") || base.hasPrefix("qemu-") || base.hasSuffix("-binfmt-P")
+    if e.name.hasPrefix("qemu-") { return true }
+    // The last non-empty component, on bytes.
+    let path = e.interpreter.utf8.reversed().drop { $0 == UInt8(ascii: "/") }
+    let base = String(decoding: path.prefix { $0 != UInt8(ascii: "/") }.reversed(), as: UTF8.self)
+    return base.hasPrefix("qemu-") || base.hasSuffix("-binfmt-P")
   }
 
   /// `entries` in the kernel's directory order (newest first, which is also the order the

@@ -64,21 +64,23 @@ func readSmallFileBytes(fd: Int32, shownAs path: @autoclosure () -> String, limi
 {
   let file = FileDescriptor(rawValue: fd)
   var out: [UInt8] = []
-  var buf = [UInt8](repeating: 0, count: 4096)
-  while true {
-    let n: Int
-    do {
-      n = try buf.withUnsafeMutableBytes { try file.read(into: $0, retryOnInterrupt: true) }
-    } catch {
-      throw errnoError(error, path: path(), action: "cannot read")
+  // An uninitialised scratch buffer: zero-filling 4 KiB per file showed up in status.
+  return try withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 16) { (buf) throws(BinfmtError) -> [UInt8] in
+    while true {
+      let n: Int
+      do {
+        n = try file.read(into: buf, retryOnInterrupt: true)
+      } catch {
+        throw errnoError(error, path: path(), action: "cannot read")
+      }
+      if n == 0 { break }
+      out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+      if out.count > limit {
+        throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path())
+      }
     }
-    if n == 0 { break }
-    out += buf[0..<n]
-    if out.count > limit {
-      throw BinfmtError(.invalidInput, "larger than \(limit) bytes", at: path())
-    }
+    return out
   }
-  return out
 }
 
 /// Names in a directory, in readdir(3) order, without `.` and `..`; nil if it cannot be opened.

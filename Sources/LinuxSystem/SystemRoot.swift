@@ -81,6 +81,9 @@ public struct SystemRoot: ~Copyable {
 
   /// `absolute` relative to the root ("." for the root itself).
   static func relative(_ absolute: String) -> String {
+    if absolute.utf8.count > 1, absolute.utf8.first == UInt8(ascii: "/"), SystemPaths.isClean(absolute) {
+      return String(absolute.utf8.dropFirst())!
+    }
     // The components joined by single slashes, on bytes ("/" is never inside an escape
     // scalar's UTF-8, so PathBytes strings split the same way).
     var out: [UInt8] = []
