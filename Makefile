@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
-TEST_DEBS := $(BUILD_DEBS) systemd qemu-user-static binutils util-linux hyperfine file ca-certificates debian-archive-keyring
+TEST_DEBS := $(BUILD_DEBS) systemd qemu-user-static binutils util-linux hyperfine file ca-certificates debian-archive-keyring mmdebstrap
 BIN := .build/release/binfmtctl
 
 .PHONY: all deps test-deps build release run test lint format test-reboot test-openrc fixtures binfmt.d units bench clean
@@ -42,8 +42,10 @@ run: release
 	-$(BIN) emulators
 	-$(BIN) status
 
+# Foreign binaries (busybox, hello) and, for `scan`, a Debian arm64 root file system; both cached.
 fixtures: test-deps
 	scripts/fetch-fixtures.sh
+	scripts/fetch-rootfs.sh
 
 # Regenerates the committed binfmt.d/ files (host-independent: every architecture).
 binfmt.d: release
