@@ -364,7 +364,8 @@ public struct ScanReport: JSONReport {
         case .blocked(let p): runs = a.needed ? "NO: \(p.message)" : "no (nothing here to run)"
         }
         rows.append([
-          a.label, "ELF\(a.key.elfClass.bits) \(a.key.byteOrder.short)", "\(c.files)", "\(c.staticExecutables)",
+          a.name ?? ELFNames.machine(a.key.machine), "ELF\(a.key.elfClass.bits) \(a.key.byteOrder.short)", "\(c.files)",
+          "\(c.staticExecutables)",
           "\(c.dynamicExecutables)", "\(c.sharedObjects)", "\(c.other)", runs,
         ])
       }
