@@ -335,6 +335,7 @@ public struct ScanReport: JSONReport {
       "needed": .bool(a.needed),
       "runs": .string(a.support.runs),
       "entry": .null,
+      "interpreter": .null,
       "problem": .null,
     ]
     switch a.support {

@@ -202,6 +202,27 @@ import Testing
     #expect(try binfmtctl("scan", "--json", "--json-lines", dir.path).status == 2)
   }
 
+  /// `-x` in a private mount namespace: a tmpfs mounted inside the tree is not entered.
+  @Test func oneFileSystemStopsAtMountPoints() throws {
+    _ = try Env.allFixtures()
+    let live = LiveTests()
+    let r = try live.sandboxed(
+      """
+      T=/run/scan-x; mkdir -p "$T/sub"; cp "$F/busybox-arm64" "$T/"
+      mount -t tmpfs scan-x "$T/sub" || { echo "@mount=failed"; exit 0; }
+      cp "$F/busybox-s390x" "$F/busybox-armhf" "$T/sub/"
+      echo "@all=$("$B" scan --json "$T" 2>/dev/null | tr -d '\n')"
+      echo "@one=$("$B" scan --json -x "$T" 2>/dev/null | tr -d '\n')"
+      """)
+    let m = live.marks(r)
+    try #require(m["mount"] == nil, "no tmpfs mount in the sandbox: \(r.stderr)")
+    let all = try #require(try json(m["all"] ?? "") as? [String: Any], "\(r.stdout)\(r.stderr)")
+    let one = try #require(try json(m["one"] ?? "") as? [String: Any], "\(r.stdout)\(r.stderr)")
+    #expect(all["elfFiles"] as? Int == 3 && all["otherFileSystems"] as? Int == 0)
+    #expect(one["elfFiles"] as? Int == 1 && one["otherFileSystems"] as? Int == 1)
+    #expect(one["directories"] as? Int == 1 && all["directories"] as? Int == 2)
+  }
+
   /// A real Debian arm64 root file system (`make fixtures`: mmdebstrap --variant=extract),
   /// judged against a private binfmt_misc table: empty, then with aarch64 installed, then
   /// with it disabled.
