@@ -47,7 +47,7 @@ public struct Scanner: Sendable {
     let catalog = context.catalog
     let toStderr = request.errorsToStderr
     let (visitors, counts) = TreeWalk.run(roots, options: request.walk, progress: progress) { _ in
-      ScanVisitor(catalog: catalog, stream: stream, output: toStderr ? output : nil)
+      ScanVisitor(catalog: catalog, stream: stream, output: toStderr ? output : nil, clearsLine: request.progress)
     }
     if progress != nil { output.stderr("\r\u{1B}[K") }
     var tally = ScanTally()
@@ -84,16 +84,19 @@ struct ScanVisitor: TreeVisitor {
   let catalog: Catalog
   let stream: LineStream?
   let output: OutputSink?
+  /// A progress line may stand on the terminal: each message starts by erasing it.
+  let clearsLine: Bool
   var tally = ScanTally()
   var pending = ""
   var scratch = [UInt8](repeating: 0, count: ScanVisitor.programHeaderRead)
   /// Architecture names by machine, looked up once per machine for the lines.
   var names: [(MachineKey, String?)] = []
 
-  init(catalog: Catalog, stream: LineStream?, output: OutputSink?) {
+  init(catalog: Catalog, stream: LineStream?, output: OutputSink?, clearsLine: Bool) {
     self.catalog = catalog
     self.stream = stream
     self.output = output
+    self.clearsLine = clearsLine
   }
 
   mutating func file(_ file: borrowing OpenedFile, head: UnsafeRawBufferPointer) {
@@ -157,7 +160,7 @@ struct ScanVisitor: TreeVisitor {
     if stream != nil {
       append(.object(["record": .string("error"), "path": .string(e.path), "error": .string(e.message)]))
     } else if let output {
-      output.warning(TerminalText.escape(path) + ": " + TerminalText.escape(e.message))
+      say(output, "warning: " + TerminalText.escape(path) + ": " + TerminalText.escape(e.message))
     }
   }
 
@@ -165,9 +168,16 @@ struct ScanVisitor: TreeVisitor {
     if stream != nil {
       append(.object(["record": .string("loop"), "path": .string(PathBytes.string(path))]))
     } else if let output {
-      output.note(
+      say(
+        output,
         "\(TerminalText.escape(path)): file system loop (a followed symlink leads to an ancestor): not entered")
     }
+  }
+
+  /// One stderr line in `OutputSink`'s words (`binfmtctl: …`), one write(2), erasing the
+  /// progress line first when there may be one.
+  func say(_ output: OutputSink, _ text: String) {
+    output.stderr((clearsLine ? "\r\u{1B}[K" : "") + "binfmtctl: " + text + "\n")
   }
 
   mutating func line(
