@@ -46,7 +46,10 @@ public struct Scanner: Sendable {
     }
     let catalog = context.catalog
     let toStderr = request.errorsToStderr
-    let (visitors, counts) = TreeWalk.run(roots, options: request.walk, progress: progress) { _ in
+    // With --json-lines, a reader that went away (`| head`) ends the walk.
+    var stop: (@Sendable () -> Bool)?
+    if let stream { stop = { stream.broken } }
+    let (visitors, counts) = TreeWalk.run(roots, options: request.walk, progress: progress, stop: stop) { _ in
       ScanVisitor(catalog: catalog, stream: stream, output: toStderr ? output : nil, clearsLine: request.progress)
     }
     if progress != nil { output.stderr("\r\u{1B}[K") }
@@ -67,11 +70,20 @@ public struct Scanner: Sendable {
 final class LineStream: Sendable {
   let output: OutputSink
   let lock = Mutex<Void>(())
+  let failed = Atomic<Bool>(false)
   init(_ output: OutputSink) { self.output = output }
 
+  /// A write failed (EPIPE: the reader is gone); nothing more is written.
+  var broken: Bool { failed.load(ordering: .relaxed) }
+
   func write(_ text: String) {
-    guard !text.isEmpty else { return }
-    lock.withLock { _ in output.stdout(text) }
+    guard !text.isEmpty, !broken else { return }
+    lock.withLock { _ in
+      output.stdout(text)
+      // Every stdout write of the walk is made here, under the lock, so the first error
+      // `CurrentProcess` recorded is this one's.
+      if CurrentProcess.firstStdoutError != nil { failed.store(true, ordering: .relaxed) }
+    }
   }
 }
 

@@ -176,12 +176,14 @@ public enum TreeWalk {
 
   /// Walks `roots` with `options.workers` threads, each with the visitor `makeVisitor` gives
   /// it; returns every visitor and the counts, after the last thread ended. `progress`, when
-  /// given, is called with the files read so far, at most every `progressInterval` ns.
+  /// given, is called with the files read so far, at most every `progressInterval` ns. When
+  /// `stop` says so (asked before each directory), the directories left are not read.
   public static func run<V: TreeVisitor>(
     _ roots: [WalkRoot], options: TreeWalkOptions, progressInterval: UInt64 = 250_000_000,
-    progress: (@Sendable (Int) -> Void)? = nil, makeVisitor: @escaping @Sendable (Int) -> V
+    progress: (@Sendable (Int) -> Void)? = nil, stop: (@Sendable () -> Bool)? = nil,
+    makeVisitor: @escaping @Sendable (Int) -> V
   ) -> (visitors: [V], counts: TreeWalkCounts) {
-    let shared = WalkShared(progressInterval: progressInterval, progress: progress)
+    let shared = WalkShared(progressInterval: progressInterval, progress: progress, stop: stop)
     let stack = WorkStack<WorkItem>()
     var first = makeVisitor(0)
     var firstCounts = TreeWalkCounts()
@@ -256,10 +258,12 @@ final class WalkShared: Sendable {
   let lastShown = Atomic<UInt64>(0)
   let interval: UInt64
   let progress: (@Sendable (Int) -> Void)?
+  let stop: (@Sendable () -> Bool)?
 
-  init(progressInterval: UInt64, progress: (@Sendable (Int) -> Void)?) {
+  init(progressInterval: UInt64, progress: (@Sendable (Int) -> Void)?, stop: (@Sendable () -> Bool)?) {
     self.interval = progressInterval
     self.progress = progress
+    self.stop = stop
     lastShown.store(Monotonic.nanoseconds(), ordering: .relaxed)
   }
 
@@ -298,7 +302,8 @@ struct Worker: ~Copyable {
 
   mutating func drain<V: TreeVisitor>(_ stack: WorkStack<WorkItem>, visitor: inout V) {
     while let item = stack.pop() {
-      read(item, stack: stack, visitor: &visitor)
+      // Stopped: the rest is popped unread, so every thread finishes soon.
+      if shared.stop?() != true { read(item, stack: stack, visitor: &visitor) }
       stack.done()
     }
     if recentFiles > 0 { shared.report(recentFiles) }
