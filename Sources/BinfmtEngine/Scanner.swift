@@ -405,7 +405,8 @@ public struct ScanReport: JSONReport {
       out += TextTable.render(rows)
     }
     if !out.isEmpty { out += "\n" }
-    out += "\(tally.files) files (\(tally.elfFiles) ELF) in \(counts.directories) directories, "
+    out +=
+      "\(tally.files) files (\(tally.elfFiles) ELF) in \(Self.count(counts.directories, "directory", "directories")), "
     out += "\(Self.seconds(nanoseconds)) s, \(filesPerSecond) files/s"
     var skipped: [String] = []
     if counts.symlinks > 0 { skipped.append("\(counts.symlinks) symlinks not followed") }
@@ -423,7 +424,7 @@ public struct ScanReport: JSONReport {
     for l in loaders where !l.present {
       let place = l.onHost ? "on this host" : "in \(TerminalText.escape(l.root))"
       out +=
-        "loader \(TerminalText.escape(l.path)) (\(l.architecture)) is missing \(place): its \(l.files) programs cannot start there\n"
+        "loader \(TerminalText.escape(l.path)) (\(l.architecture)) is missing \(place): \(Self.count(l.files, "program", "programs")) cannot start there\n"
     }
     if partialFailure {
       let n = architectures.filter(\.blocked).count
@@ -436,6 +437,9 @@ public struct ScanReport: JSONReport {
     if tally.errors > 0 { out += "note: \(tally.errors) entries could not be read: the verdict covers the rest\n" }
     return out
   }
+
+  /// "1 program", "2 programs".
+  static func count(_ n: Int, _ one: String, _ many: String) -> String { "\(n) \(n == 1 ? one : many)" }
 
   /// "0.123": nanoseconds as seconds with three decimals (no Foundation formatting).
   static func seconds(_ ns: UInt64) -> String {

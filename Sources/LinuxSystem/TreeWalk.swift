@@ -93,7 +93,7 @@ public protocol TreeVisitor: Sendable {
 public struct WalkRoot: Sendable {
   enum Node: Sendable {
     case directory(DirectoryNode)
-    case file(path: [UInt8], fd: Int32, size: UInt64)
+    case file(path: [UInt8], file: OpenDescriptor, size: UInt64)
   }
   let node: Node
   let index: Int
@@ -131,11 +131,20 @@ public struct WalkRoot: Sendable {
       case .success(let f): fd = f
       case .failure(let e): throw errnoError(e, path: path, action: "cannot open")
       }
-      return WalkRoot(node: .file(path: bytes, fd: fd, size: UInt64(clamping: st.st_size)), index: index)
+      return WalkRoot(
+        node: .file(path: bytes, file: OpenDescriptor(fd), size: UInt64(clamping: st.st_size)), index: index)
     default:
       throw BinfmtError(.invalidInput, FileKindError.describe(mode: st.st_mode), at: path)
     }
   }
+}
+
+/// An operand file's descriptor, closed with the last reference (also when a later operand
+/// fails to open and the walk never starts).
+final class OpenDescriptor: Sendable {
+  let fd: Int32
+  init(_ fd: Int32) { self.fd = fd }
+  deinit { close(fd) }
 }
 
 /// A directory being read, or whose subdirectories wait in the queue: its descriptor stays
@@ -192,12 +201,11 @@ public enum TreeWalk {
       switch root.node {
       case .directory(let d):
         items.append(WorkItem(parent: d, name: [], followed: false))
-      case .file(let path, let fd, let size):
+      case .file(let path, let file, let size):
         var worker = Worker(options: options, shared: shared)
         worker.visitOpen(
-          fd: fd, size: size, root: root.index, directory: path, name: UnsafeBufferPointer(start: nil, count: 0),
+          fd: file.fd, size: size, root: root.index, directory: path, name: UnsafeBufferPointer(start: nil, count: 0),
           visitor: &first)
-        close(fd)
         firstCounts.add(worker.counts)
       }
     }
