@@ -406,7 +406,7 @@ public struct ScanReport: JSONReport {
     }
     if !out.isEmpty { out += "\n" }
     out +=
-      "\(tally.files) files (\(tally.elfFiles) ELF) in \(Self.count(counts.directories, "directory", "directories")), "
+      "\(Self.count(tally.files, "file", "files")) (\(tally.elfFiles) ELF) in \(Self.count(counts.directories, "directory", "directories")), "
     out += "\(Self.seconds(nanoseconds)) s, \(filesPerSecond) files/s"
     var skipped: [String] = []
     if counts.symlinks > 0 { skipped.append("\(counts.symlinks) symlinks not followed") }
