@@ -5,7 +5,8 @@ BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
 # bench/ (its smoke run is part of `make test`): valgrind for callgrind, binutils for objcopy,
 # pax-utils for scanelf, time for peak RSS, python3 for the harness.
 BENCH_DEBS := systemd qemu-user-static binutils util-linux file valgrind pax-utils time python3
-TEST_DEBS := $(BUILD_DEBS) $(BENCH_DEBS) hyperfine ca-certificates debian-archive-keyring
+# mmdebstrap builds the arm64 root file system scan is tested on (make fixtures).
+TEST_DEBS := $(BUILD_DEBS) $(BENCH_DEBS) hyperfine ca-certificates debian-archive-keyring mmdebstrap
 BIN := .build/release/binfmtctl
 
 .PHONY: all deps test-deps build release run test lint format test-reboot test-openrc fixtures binfmt.d units bench bench-smoke clean
@@ -45,8 +46,10 @@ run: release
 	-$(BIN) emulators
 	-$(BIN) status
 
+# Foreign binaries (busybox, hello) and, for `scan`, a Debian arm64 root file system; both cached.
 fixtures: test-deps
 	scripts/fetch-fixtures.sh
+	scripts/fetch-rootfs.sh
 
 # Regenerates the committed binfmt.d/ files (host-independent: every architecture).
 binfmt.d: release

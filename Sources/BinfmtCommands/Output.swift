@@ -5,6 +5,9 @@ import BinfmtKit
 enum OutputFormat {
   case text
   case json
+  /// `scan --json-lines`: the report streamed its records already; the summary is the last
+  /// line, compact, with `"record": "summary"`.
+  case jsonLines
 }
 
 enum Output {
@@ -14,6 +17,13 @@ enum Output {
     case .json:
       if let r = report as? any JSONReport {
         sink.stdout(r.json.render() + "\n")
+      } else {
+        sink.stdout(report.text)
+      }
+    case .jsonLines:
+      if let r = report as? any JSONReport, case .object(var o) = r.json {
+        o["record"] = .string("summary")
+        sink.stdout(JSON.object(o).render(indent: nil) + "\n")
       } else {
         sink.stdout(report.text)
       }

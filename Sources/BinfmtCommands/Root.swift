@@ -34,7 +34,7 @@ struct Binfmtctl: ParsableCommand {
     version: "0.1.0",
     subcommands: [
       Status.self, Install.self, Uninstall.self, Enable.self, Disable.self, Probe.self, Persist.self,
-      Unpersist.self, Boot.self, Emulators.self, Inspect.self,
+      Unpersist.self, Boot.self, Emulators.self, Inspect.self, Scan.self,
       Generate.self, ArchCommand.self, RegisterRaw.self, PrintUnit.self,
     ])
 }

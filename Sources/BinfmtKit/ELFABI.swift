@@ -100,16 +100,40 @@ public struct ELFABI: Hashable, Sendable {
 extension Catalog {
   /// The catalog entry for an ELF header by its fields (class, byte order, machine, and the
   /// n32 bit for 32-bit MIPS), whatever its type: relocatable objects and core files too.
-  public func architecture(for h: ELFHeader) -> Architecture? {
-    let machine = h.machine == EM.microblazeOld ? EM.microblaze : h.machine
-    return architectures.first { a in
-      guard a.elfClass == h.elfClass, a.byteOrder == h.byteOrder, a.machine == machine else {
+  public func architecture(for h: ELFHeader) -> Architecture? { architecture(for: MachineKey(h)) }
+
+  /// The catalog entry for the fields `MachineKey` keeps (what `scan` counts by).
+  public func architecture(for key: MachineKey) -> Architecture? {
+    architectures.first { a in
+      guard a.elfClass == key.elfClass, a.byteOrder == key.byteOrder, a.machine == key.machine else {
         return false
       }
-      if let n32 = a.mipsN32 { return n32 == (h.flags & ELFFlags.mipsABI2 != 0) }
+      if let n32 = a.mipsN32 { return n32 == key.mipsN32 }
       return true
     }
   }
+}
+
+/// The fields of an ELF header that decide its catalog architecture: class, byte order,
+/// machine (the old MicroBlaze number folded into the new one) and, for 32-bit MIPS, the n32
+/// bit of e_flags. Small and hashable, so `scan` counts files by it and looks the
+/// architecture up once per key, not once per file.
+public struct MachineKey: Hashable, Sendable {
+  public var elfClass: ELFClass
+  public var byteOrder: ByteOrder
+  public var machine: UInt16
+  /// EF_MIPS_ABI2 of a 32-bit MIPS file; false for every other machine.
+  public var mipsN32: Bool
+
+  public init(_ h: ELFHeader) {
+    elfClass = h.elfClass
+    byteOrder = h.byteOrder
+    machine = h.machine == EM.microblazeOld ? EM.microblaze : h.machine
+    mipsN32 = machine == EM.mips && h.elfClass == .elf32 && h.flags & ELFFlags.mipsABI2 != 0
+  }
+
+  /// "AArch64 ELF64 LSB": how a machine without a catalog entry is named.
+  public var description: String { "\(ELFNames.machine(machine)) ELF\(elfClass.bits) \(byteOrder.short)" }
 }
 
 extension Architecture {

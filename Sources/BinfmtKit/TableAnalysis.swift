@@ -30,6 +30,10 @@ public struct Problem: Sendable, Hashable {
     case bootServiceOff = "boot-service-off"
     /// A binfmt.d file, line or directory that cannot be applied at boot.
     case brokenConfig = "broken-config"
+    /// No enabled entry runs a foreign architecture's executables (`scan`).
+    case noHandler = "no-handler"
+    /// No qemu-user target in the catalog runs this machine (`scan`).
+    case noTarget = "no-qemu-target"
   }
   public var code: Code
   public var entry: String?

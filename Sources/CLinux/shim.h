@@ -17,3 +17,10 @@ static inline int binfmtctl_openat2(int dirfd, const char *path, unsigned long l
   return -1;
 #endif
 }
+
+// getdents64(2): directory entries in bulk (struct linux_dirent64: d_ino u64, d_off s64,
+// d_reclen u16, d_type u8, d_name NUL-terminated). Returns the bytes filled, 0 at the end,
+// or -1 with errno set.
+static inline long binfmtctl_getdents64(int fd, void *buf, unsigned long size) {
+  return syscall(SYS_getdents64, fd, buf, size);
+}

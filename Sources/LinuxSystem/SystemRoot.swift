@@ -113,6 +113,19 @@ public struct SystemRoot: ~Copyable {
     return (p.removingLastComponent().string, name)
   }
 
+  /// Whether `path` leads to a regular file, every symlink on the way (the last one too)
+  /// resolved inside the root as under chroot: how the kernel finds a loader (PT_INTERP) when
+  /// a program of this root runs in a container or chroot of it. A relative `path` starts at
+  /// the root.
+  public func leadsToRegularFile(_ path: String) -> Bool {
+    guard case .success(let f) = Self.openat2(fd, path.isEmpty ? "." : path, __O_PATH, confined: confined) else {
+      return false
+    }
+    defer { close(f) }
+    var st = stat()
+    return fstat(f, &st) == 0 && st.st_mode & S_IFMT == S_IFREG
+  }
+
   /// What is at `absolute`, without following a final symlink; `.absent` when its directory
   /// cannot be reached inside the root.
   public func node(_ absolute: String) -> FileNode {
