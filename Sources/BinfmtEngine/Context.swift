@@ -73,7 +73,7 @@ public struct EngineContext: Sendable {
     EngineContext(
       paths: SystemPaths(), hostMachine: hostMachine ?? unameMachine(), catalog: .standard, output: output,
       isSystemdBooted: { Systemd.booted() },
-      searchPath: (CurrentProcess.environment("PATH") ?? "").split(separator: ":").map(String.init).filter {
+      searchPath: ByteText.split(CurrentProcess.environment("PATH") ?? "", UInt8(ascii: ":")).filter {
         $0.hasPrefix("/")
       })
   }

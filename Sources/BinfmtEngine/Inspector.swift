@@ -154,7 +154,7 @@ public struct InspectReport: JSONReport {
         if let a = e.architecture {
           let p = a.platform(abi: e.abi)
           let parts = [p.oci, p.debian.map { "Debian " + $0 }].compactMap { $0 }
-          if !parts.isEmpty { arch += " (" + parts.joined(separator: ", ") + ")" }
+          if !parts.isEmpty { arch += " (" + ByteText.join(parts, ", ") + ")" }
         }
         var link = e.linkage?.rawValue ?? "-"
         if let i = e.segments.interpreterBytes { link += " " + TerminalText.escape(i) }
@@ -177,7 +177,7 @@ public struct InspectReport: JSONReport {
     case .native: return "native"
     case .handler(let name, let interp, let nativeToo, let others):
       var s = "runs via: \(name) (\(interp))"
-      if !others.isEmpty { s += ", also matched by \(others.joined(separator: ","))" }
+      if !others.isEmpty { s += ", also matched by \(ByteText.join(others, ","))" }
       if nativeToo { s += " [native binary routed through an emulator]" }
       return s
     case .noHandler(let reason): return "runs via: no handler (foreign: \(reason))"

@@ -14,6 +14,12 @@ public enum ByteText {
     return out
   }
 
+  /// The non-empty pieces of `s` between `separator` bytes (an ASCII separator: never part
+  /// of a multi-byte sequence), as `s.split(separator:)` gives them.
+  public static func split(_ s: String, _ separator: UInt8) -> [String] {
+    s.utf8.split(separator: separator).map { String(decoding: $0, as: UTF8.self) }
+  }
+
   /// `haystack.contains(needle)`, comparing bytes (for ASCII needles the same answer).
   public static func contains(_ haystack: String, _ needle: String) -> Bool {
     let h = Array(haystack.utf8)

@@ -84,7 +84,7 @@ public struct ELFABI: Hashable, Sendable {
   }
 
   static func summarize(_ machine: UInt16, _ tags: [String]) -> String {
-    tags.map { t -> String in
+    let words = tags.map { t -> String in
       switch t {
       case let e where e.hasPrefix("eabi") && machine == EM.arm: return "EABI" + e.dropFirst(4)
       case "oabi": return "OABI"
@@ -93,7 +93,8 @@ public struct ELFABI: Hashable, Sendable {
       case "v8plus": return "V8+"
       default: return t
       }
-    }.joined(separator: " ")
+    }
+    return ByteText.join(words, " ")
   }
 }
 

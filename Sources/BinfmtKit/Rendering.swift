@@ -25,19 +25,25 @@ public enum TextTable {
   public static func render(_ rows: [[String]], separator: String = "  ") -> String {
     let rows = rows.map { $0.map(TerminalText.escape) }
     guard let n = rows.map(\.count).max() else { return "" }
+    // Widths in characters; for ASCII (nearly every cell) that is the byte count, without
+    // grapheme breaking. The text is built as bytes.
+    func width(_ c: String) -> Int { c.utf8.allSatisfy { $0 < 0x80 } ? c.utf8.count : c.count }
     var widths = [Int](repeating: 0, count: n)
-    for r in rows { for (i, c) in r.enumerated() where i < r.count - 1 { widths[i] = max(widths[i], c.count) } }
-    var out = ""
+    for r in rows { for (i, c) in r.enumerated() where i < r.count - 1 { widths[i] = max(widths[i], width(c)) } }
+    var out: [UInt8] = []
     for r in rows {
-      var line = ""
+      let start = out.count
       for (i, c) in r.enumerated() {
-        if i > 0 { line += separator }
-        line += i < r.count - 1 ? c.padding(to: widths[i]) : c
+        if i > 0 { out.append(contentsOf: separator.utf8) }
+        out.append(contentsOf: c.utf8)
+        if i < r.count - 1 {
+          out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(0, widths[i] - width(c))))
+        }
       }
-      while line.last == " " { line.removeLast() }
-      out += line + "\n"
+      while out.count > start && out.last == UInt8(ascii: " ") { out.removeLast() }
+      out.append(UInt8(ascii: "\n"))
     }
-    return out
+    return String(decoding: out, as: UTF8.self)
   }
 }
 
@@ -79,6 +85,8 @@ public enum TerminalText {
   }
 
   public static func escape(_ s: String) -> String {
+    // Printable ASCII (nearly every string) needs nothing; checked on bytes first.
+    if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return s }
     if !s.unicodeScalars.contains(where: { needsEscape($0) || PathBytes.isEscape($0) }) { return s }
     return escape(PathBytes.bytes(s))
   }

@@ -323,7 +323,7 @@ def cmd_report(a):
         target(
             "`inspect` over N paths linear",
             f"{per_small:.1f} µs/path at 2,000, {per_big:.1f} µs/path at 16,000 ({growth:.2f}× per path)",
-            0.8 <= growth <= 1.25,
+            growth <= 1.25,  # less than 1: the fixed start-up cost spread over more paths
         )
     if "scan" in raw.skipped:
         target("`scan` ≥ 200k files/s", raw.skipped["scan"], "not measured")
