@@ -6,10 +6,11 @@ BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
 # pax-utils for scanelf, time for peak RSS, python3 for the harness.
 BENCH_DEBS := systemd qemu-user-static binutils util-linux file valgrind pax-utils time python3
 # mmdebstrap builds the arm64 root file system scan is tested on (make fixtures).
-TEST_DEBS := $(BUILD_DEBS) $(BENCH_DEBS) hyperfine ca-certificates debian-archive-keyring mmdebstrap
+# man-db and groff-base render the man page in a test.
+TEST_DEBS := $(BUILD_DEBS) $(BENCH_DEBS) hyperfine ca-certificates debian-archive-keyring mmdebstrap man-db groff-base
 BIN := .build/release/binfmtctl
 
-.PHONY: all deps test-deps build release run test lint format test-reboot test-openrc fixtures binfmt.d units bench bench-smoke clean
+.PHONY: all deps test-deps buildinfo build release man run test lint format test-reboot test-openrc fixtures binfmt.d units bench bench-smoke clean
 
 all: release
 
@@ -28,7 +29,13 @@ deps:
 test-deps:
 	$(call apt_install,$(TEST_DEBS))
 
-build: deps
+# The commit --version names, rewritten only when it changes (so nothing else recompiles).
+buildinfo:
+	@c=$$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown); \
+	line="#define BCTL_COMMIT \"$$c\""; \
+	[ "$$(cat Sources/CBuildInfo/commit.h 2>/dev/null)" = "$$line" ] || echo "$$line" > Sources/CBuildInfo/commit.h
+
+build: deps buildinfo
 	$(SWIFT) build
 
 # Static Swift runtime: the binary links only libc, libstdc++ and libgcc_s (libelf and libsystemd are
@@ -36,7 +43,7 @@ build: deps
 # copied into an image or VM without a Swift toolchain (the reboot and OpenRC tests do).
 RELEASE_FLAGS := -c release --static-swift-stdlib
 
-release: deps
+release: deps buildinfo
 	$(SWIFT) build $(RELEASE_FLAGS)
 
 # The main job on this host: read-only and safe.
@@ -64,7 +71,7 @@ lint:
 format:
 	$(SWIFT) format --in-place --recursive --parallel $(FORMAT_PATHS)
 
-test: test-deps fixtures lint
+test: test-deps fixtures lint buildinfo
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) build $(RELEASE_FLAGS) -Xswiftc -warnings-as-errors
 	BINFMTCTL=$(CURDIR)/.build/debug/binfmtctl BINFMTCTL_RELEASE=$(CURDIR)/$(BIN) $(SWIFT) test --skip-build
@@ -80,6 +87,12 @@ test-reboot: release fixtures
 test-openrc: release fixtures
 	$(call apt_install,mmdebstrap systemd-container)
 	BINFMTCTL_STATIC=$(CURDIR)/$(BIN) systemtests/openrc/run.sh
+
+# binfmtctl(1), generated from the command definitions (scripts/gen-man.py, man/sections.man).
+man: release
+	mkdir -p .build/man
+	scripts/gen-man.py $(BIN) > .build/man/binfmtctl.1.tmp && mv .build/man/binfmtctl.1.tmp .build/man/binfmtctl.1
+	@echo "man -l .build/man/binfmtctl.1"
 
 # Regenerates units/ from the texts `persist` installs.
 units: build

@@ -19,7 +19,7 @@ let package = Package(
     .target(
       name: "BinfmtCommands",
       dependencies: [
-        "BinfmtKit", "BinfmtEngine", "LinuxSystem",
+        "BinfmtKit", "BinfmtEngine", "LinuxSystem", "CBuildInfo",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
@@ -44,6 +44,8 @@ let package = Package(
     .target(name: "CSystemd", dependencies: ["CLazyLoad"]),
     // dlopen on first use, shared by CLibelf and CSystemd.
     .target(name: "CLazyLoad"),
+    // The commit the binary was built from (commit.h, written by make).
+    .target(name: "CBuildInfo"),
     .testTarget(name: "BinfmtKitTests", dependencies: ["BinfmtKit"], swiftSettings: strict),
     // LinuxSystem and the engine on temporary roots (no kernel, no sandbox needed).
     .testTarget(

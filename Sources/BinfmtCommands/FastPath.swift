@@ -82,7 +82,7 @@ enum FastPath: Equatable {
     }
     switch self {
     case .version:
-      output.stdout((Binfmtctl.configuration.version) + "\n")
+      output.stdout(BuildInfo.versionLine + "\n")
       return .ok
     case .boot:
       return try engine(false, "boot", wait: Units.bootLockWait) { BootReconciler($0).run() }

@@ -31,7 +31,7 @@ struct Binfmtctl: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "binfmtctl",
     abstract: "Run foreign-architecture binaries through binfmt_misc and qemu-user.",
-    version: "0.1.0",
+    version: BuildInfo.versionLine,
     subcommands: [
       Status.self, Install.self, Uninstall.self, Enable.self, Disable.self, Probe.self, Persist.self,
       Unpersist.self, Boot.self, Emulators.self, Inspect.self, Scan.self,

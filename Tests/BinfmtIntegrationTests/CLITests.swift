@@ -18,6 +18,39 @@ import Testing
     #expect(r.status == 0 && r.stderr.contains("libelf.so.1") && r.stdout.contains("\"buildID\""), "\(r.stdout)")
   }
 
+  /// `--version` names the release and the commit make wrote into Sources/CBuildInfo/commit.h
+  /// (`git describe --always --dirty`); a build without make says "unknown".
+  @Test func versionNamesTheCommit() throws {
+    let header = Env.packageRoot.appendingPathComponent("Sources/CBuildInfo/commit.h").path
+    var commit = "unknown"
+    if let text = try? String(contentsOfFile: header, encoding: .utf8),
+      let open = text.firstIndex(of: "\""), let close = text.lastIndex(of: "\""), open < close
+    {
+      commit = String(text[text.index(after: open)..<close])
+    }
+    for binary in [Env.binary, ProcessInfo.processInfo.environment["BINFMTCTL_RELEASE"] ?? Env.binary] {
+      let r = try run(binary, ["--version"])
+      #expect(r.status == 0 && r.stdout == "0.1.0 (commit \(commit))\n", "\(binary): \(r.stdout)")
+    }
+  }
+
+  /// binfmtctl(1) is generated from the command definitions and renders without a warning.
+  @Test func manPageRendersWithoutWarnings() throws {
+    let release = ProcessInfo.processInfo.environment["BINFMTCTL_RELEASE"] ?? Env.binary
+    let script = Env.packageRoot.appendingPathComponent("scripts/gen-man.py").path
+    let page = try tempDir().appendingPathComponent("binfmtctl.1").path
+    let g = try run("/bin/sh", ["-c", "'\(script)' '\(release)' > '\(page)'"])
+    try #require(g.status == 0, "gen-man.py: \(g.stderr)")
+    let r = try run("/usr/bin/env", ["MANWIDTH=80", "LC_ALL=C.UTF-8", "man", "--warnings", "-l", page])
+    #expect(r.status == 0 && r.stderr.isEmpty, "man warnings: \(r.stderr)")
+    for heading in ["NAME", "SYNOPSIS", "COMMANDS", "EXIT STATUS", "FILES", "BINFMT.D PRECEDENCE", "EXAMPLES"] {
+      #expect(r.stdout.contains("\n" + heading + "\n"), "no \(heading) section")
+    }
+    for command in ["install", "persist", "scan", "inspect", "arch list"] {
+      #expect(r.stdout.contains("binfmtctl \(command)"), "no usage line for \(command)")
+    }
+  }
+
   /// `--version`, `status`, `arch list` and `inspect` skip the argument parser (FastPath);
   /// each answers exactly as through the parser: stdout, stderr and exit status.
   @Test func fastPathMatchesTheParser() throws {

@@ -17,6 +17,7 @@ import Testing
       (#"[0-9]+\.[0-9]+\.[0-9]+ +(yes|no|\?) "#, "<ver> $1 "),
       (#""buildID": "[0-9a-f]*""#, #""buildID": "<build-id>""#),
       (#""entry": "0x[0-9a-f]*""#, #""entry": "<entry>""#),
+      (#"\(commit [^)]*\)"#, "(commit <commit>)"),
     ]
     for (pattern, template) in rules {
       let re = try! NSRegularExpression(pattern: pattern)
