@@ -111,7 +111,7 @@ public enum DoctorRules {
         Finding(
           .noexecMount, .error, "\(shown) is on \(m.mountPoint), mounted noexec",
           evidence: "/proc/self/mountinfo: \(m.mountPoint) \(m.fsType) \(m.options.joined(separator: ","))",
-          fix: ["sudo mount -o remount,exec \(shell(m.mountPoint))"]))
+          fix: ["sudo mount -o remount,exec \(shell(m.source)) \(shell(m.mountPoint))"]))
     }
     let setid = f.mode & 0o6000 != 0
     if setid, let m = f.mount, m.nosuid {
@@ -120,7 +120,7 @@ public enum DoctorRules {
           .nosuidMount, .warning,
           "\(shown) is setuid/setgid but \(m.mountPoint) is mounted nosuid: it runs without its privileges",
           evidence: "/proc/self/mountinfo: \(m.mountPoint) \(m.options.joined(separator: ","))",
-          fix: ["sudo mount -o remount,suid \(shell(m.mountPoint))"]))
+          fix: ["sudo mount -o remount,suid \(shell(m.source)) \(shell(m.mountPoint))"]))
     }
     if f.size == 0 || f.head.isEmpty {
       out.add(Finding(.emptyFile, .error, "\(shown) is empty", evidence: "0 bytes: exec fails with Exec format error"))
