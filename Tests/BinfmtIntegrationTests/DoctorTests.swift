@@ -167,6 +167,44 @@ import Testing
     #expect(m["runs"] == "aarch64", "\(m)")
   }
 
+  /// Two entries match; the newest (the winner) names an interpreter that is gone, the older
+  /// one works: uninstalling the winner is the fix.
+  @Test func brokenWinnerOverAWorkingEntry() throws {
+    let r = try sandboxed(
+      Self.helpers + """
+        "$B" install aarch64 >/dev/null 2>&1
+        printf ":broken:M::$M:$K:/run/gone:P\\n" > /proc/sys/fs/binfmt_misc/register || exit 77
+        doc a "$F/busybox-arm64"
+        runfix a
+        doc b "$F/busybox-arm64"
+        echo "@runs=$("$F/busybox-arm64" uname -m)"
+        """)
+    let m = marks(r)
+    #expect(m["arc"] == "1" && m["acodes"] == "winner-broken", "\(m) \(r.stderr)")
+    #expect(m["afix"]?.hasPrefix("sudo binfmtctl uninstall broken;") == true, "\(m)")
+    #expect(m["afixfailed"] == nil, "\(m)")
+    #expect(m["brc"] == "0" && m["runs"] == "aarch64", "\(m)")
+  }
+
+  /// A multi-call busybox through an entry without P runs (exit 0) with a warning whose fix
+  /// clears it.
+  @Test func multiCallWithoutP() throws {
+    let r = try sandboxed(
+      Self.helpers + """
+        "$B" install aarch64 --flags F >/dev/null 2>&1
+        doc a "$F/busybox-arm64"
+        echo "@awarn=$(grep -c '"multi-call-without-P"' /run/a.json)"
+        runfix a
+        doc b "$F/busybox-arm64"
+        echo "@bwarn=$(grep -c '"multi-call-without-P"' /run/b.json)"
+        echo "@flags=$(grep flags /proc/sys/fs/binfmt_misc/qemu-aarch64)"
+        """)
+    let m = marks(r)
+    #expect(m["arc"] == "0" && m["awarn"] == "1", "\(m) \(r.stderr)")
+    #expect(m["afix"]?.contains("sudo binfmtctl install --replace aarch64;") == true, "\(m)")
+    #expect(m["brc"] == "0" && m["bwarn"] == "0" && m["flags"] == "flags: PF", "\(m)")
+  }
+
   /// Without --fix nothing changes: the table, its entries and /etc/binfmt.d are the same
   /// before and after every kind of doctor run.
   @Test func changesNothing() throws {
