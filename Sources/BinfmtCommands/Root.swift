@@ -35,7 +35,7 @@ struct Binfmtctl: ParsableCommand {
     subcommands: [
       Status.self, Install.self, Uninstall.self, Enable.self, Disable.self, Probe.self, Persist.self,
       Unpersist.self, Boot.self, Emulators.self, Inspect.self, Scan.self,
-      Generate.self, ArchCommand.self, RegisterRaw.self, PrintUnit.self,
+      Generate.self, ArchCommand.self, DoctorCommand.self, RegisterRaw.self, PrintUnit.self,
     ])
 }
 

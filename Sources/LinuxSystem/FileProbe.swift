@@ -14,6 +14,8 @@ public struct FileHead: Sendable {
   public var size: UInt64
   public var bytes: [UInt8]
   public var isExecutable: Bool
+  /// The permission bits of st_mode, setuid, setgid and sticky included.
+  public var mode: UInt32 = 0
 }
 
 public enum FileKindError {
@@ -70,7 +72,7 @@ extension FileHead {
     }
     buf.removeLast(want - got)
     let exec = st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH) != 0
-    return FileHead(path: path, size: size, bytes: buf, isExecutable: exec)
+    return FileHead(path: path, size: size, bytes: buf, isExecutable: exec, mode: UInt32(st.st_mode & 0o7777))
   }
 }
 

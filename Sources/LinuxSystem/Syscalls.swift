@@ -62,6 +62,19 @@ public enum CurrentProcess {
   /// `$NAME`, nil when unset.
   public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
+  /// Standard input up to `limit` bytes (read(2), retrying EINTR), decoded as UTF-8; what
+  /// `doctor --message -` reads. Empty when stdin is closed or unreadable.
+  public static func readStandardInput(limit: Int) -> String {
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while out.count < limit {
+      let r = buf.withUnsafeMutableBytes { raw in valueOrErrno { Glibc.read(0, raw.baseAddress, raw.count) } }
+      guard case .success(let n) = r, n > 0 else { break }
+      out += buf[0..<n]
+    }
+    return String(decoding: out.prefix(limit), as: UTF8.self)
+  }
+
   /// Writes every byte to the file descriptor (write(2), retrying short writes and EINTR;
   /// no stdio buffer to flush before exit).
   @discardableResult

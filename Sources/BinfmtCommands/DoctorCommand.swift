@@ -1,0 +1,43 @@
+import ArgumentParser
+import BinfmtEngine
+import BinfmtKit
+import LinuxSystem
+
+struct DoctorCommand: EngineCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "doctor",
+    abstract: "Say why a file, a platform or this system cannot run foreign programs, prove it, and print the fix.",
+    discussion: """
+      PATH: why can't this file run here (with --root, inside that root file system)?
+      --platform linux/arm64: can this host run that platform's programs and containers?
+      No argument: the whole system (binfmt_misc, every entry, persistence).
+      --message TEXT (or - for stdin): the error a user saw, explained before the checks.
+      When the answer is "can run", a probe program for the architecture is executed
+      (--no-probe skips it). Nothing is changed: no registration, no mount, no file.
+      Exit status: 0 can run now (warnings allowed), 1 cannot, 2 bad usage.
+      """)
+
+  @Argument(help: "The file to diagnose.") var path: String?
+  @Option(help: ArgumentHelp("The root file system PATH runs in (a container rootfs, a chroot).", valueName: "dir"))
+  var root: String?
+  @Option(help: ArgumentHelp("An OCI platform: linux/arm64, linux/arm/v7, linux/s390x …", valueName: "os/arch"))
+  var platform: String?
+  @Option(help: ArgumentHelp("The error message you saw; - reads it from stdin.", valueName: "text"))
+  var message: String?
+  @Flag(help: "Do not run the probe program.") var noProbe = false
+  @OptionGroup var output: JSONOption
+  @OptionGroup var globals: GlobalOptions
+  var format: OutputFormat { output.format }
+
+  func validate() throws {
+    if path != nil && platform != nil { throw ValidationError("give PATH or --platform, not both") }
+    if root != nil && path == nil { throw ValidationError("--root needs a PATH inside it") }
+  }
+
+  func report(_ context: EngineContext) throws -> any CommandReport {
+    var text = message
+    if message == "-" { text = CurrentProcess.readStandardInput(limit: 1 << 16) }
+    return try Doctor(context).diagnose(
+      .init(path: path, root: root, platform: platform, message: text, probe: !noProbe))
+  }
+}
