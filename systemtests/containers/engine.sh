@@ -46,7 +46,8 @@ podman)
   # mode not supported"), so containers get no cgroups at all: an empty /sys/fs/cgroup and
   # --cgroups=disabled.
   mount -t tmpfs -o mode=755 sandbox-cgroup /sys/fs/cgroup || skip "cannot mount a tmpfs over /sys/fs/cgroup"
-  pm=(podman --root "$out/storage/root" --runroot "$out/storage/run" --tmpdir "$out/tmp"
+  # podman refuses a runroot longer than 50 characters: keep it short.
+  pm=(podman --root "$out/storage/root" --runroot "$out/rr" --tmpdir "$out/tmp"
     --storage-driver vfs --events-backend file --cgroup-manager cgroupfs --runtime crun)
   start() {
     "${pm[@]}" info > "$out/podman-info.txt" 2>&1 || skip "podman info failed: $(tail -n 3 "$out/podman-info.txt" | tr '\n' ' ')"
