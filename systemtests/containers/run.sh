@@ -113,9 +113,16 @@ add_subids() {
 }
 
 # ---- the run's directory -------------------------------------------------------------------
-work=""
+work="" sandbox_pid=""
 cleanup() {
   local st=$?
+  # timeout passes the TERM on to the sandbox's unshare, whose death kills the sandbox's pid 1
+  # (--kill-child) and with it every daemon and container in that pid namespace.
+  if [ -n "$sandbox_pid" ] && kill -0 "$sandbox_pid" 2> /dev/null; then
+    log "stopping the sandbox (pid $sandbox_pid)"
+    kill -TERM "$sandbox_pid" 2> /dev/null || true
+    wait "$sandbox_pid" 2> /dev/null || true
+  fi
   if [ -n "$work" ] && [ -d "$work" ]; then
     if [ "$keep" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
   fi
@@ -163,7 +170,7 @@ mkdir -p "$results"
 passed=0 failed=0 skipped=0
 declare -A engine_seconds engine_status
 note() { # ENGINE CHECK PASS|FAIL DETAIL: a check made here rather than in engine.sh
-  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$results/checks.tsv"
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4//$'\t'/ }" >> "$results/checks.tsv"
   echo "$3 $1 $2: $4"
   if [ "$3" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
@@ -173,8 +180,13 @@ for engine in "${engines[@]}"; do
   st=0
   # Isolated: its own network (dockerd wants one) and pid namespace, so the daemons and
   # containers die with it even if a step hangs and timeout kills the sandbox.
+  # In the background so that a signal to this script is handled at once (bash defers traps
+  # while a foreground child runs); cleanup stops it.
   BINFMT_SANDBOX_SUBIDS=1 BINFMT_SANDBOX_ISOLATE=1 \
-    timeout -k 10 300 "$work/binfmt-sandbox.sh" /bin/bash "$work/engine.sh" "$engine" "$work" || st=$?
+    timeout -k 10 300 "$work/binfmt-sandbox.sh" /bin/bash "$work/engine.sh" "$engine" "$work" &
+  sandbox_pid=$!
+  wait "$sandbox_pid" || st=$?
+  sandbox_pid=""
   engine_seconds[$engine]=$(elapsed "$t0")
   engine_status[$engine]=$st
   out=$work/$engine
@@ -249,7 +261,7 @@ while IFS=$'\t' read -r eng ever rver mode image rc message; do
   elif [ "$(printf '%s' "$want" | cut -f6-7 | normalize)" = "$(printf '%s\t%s' "$rc" "$message" | normalize)" ]; then
     note "$eng" "corpus-$mode-$image" PASS "same message as ${corpus#"$top"/}"
   else
-    note "$eng" "corpus-$mode-$image" FAIL "exit and message differ from the corpus: was $(printf '%s' "$want" | cut -f6-7)"
+    note "$eng" "corpus-$mode-$image" FAIL "exit and message differ from the corpus: was $(printf '%s' "$want" | cut -f6-7), now $rc $message"
   fi
 done < "$results/messages.tsv"
 
