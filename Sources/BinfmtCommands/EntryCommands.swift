@@ -18,7 +18,20 @@ struct EntrySelectionOptions: ParsableArguments {
   }
 }
 
-struct Uninstall: EngineCommand {
+/// `uninstall`, `enable` and `disable`: the same selection and lock, one editor action each.
+protocol EntryEditCommand: EngineCommand {
+  static var action: EntryEditor.Action { get }
+  var options: EntrySelectionOptions { get }
+  var lock: LockOptions { get }
+}
+
+extension EntryEditCommand {
+  var format: OutputFormat { options.output.format }
+  var lockWaitSeconds: Int { lock.seconds() }
+  func report(_ context: EngineContext) throws -> any CommandReport { try options.apply(Self.action, context) }
+}
+
+struct Uninstall: EntryEditCommand {
   static let configuration = CommandConfiguration(
     commandName: "uninstall",
     abstract: "Remove binfmt_misc entries by name or architecture (--all: binfmtctl's and qemu's only).",
@@ -28,12 +41,10 @@ struct Uninstall: EngineCommand {
   @OptionGroup var options: EntrySelectionOptions
   @OptionGroup var lock: LockOptions
   @OptionGroup var globals: GlobalOptions
-  var format: OutputFormat { options.output.format }
-  var lockWaitSeconds: Int { lock.seconds() }
-  func report(_ context: EngineContext) throws -> any CommandReport { try options.apply(.remove, context) }
+  static let action = EntryEditor.Action.remove
 }
 
-struct Enable: EngineCommand {
+struct Enable: EntryEditCommand {
   static let configuration = CommandConfiguration(
     commandName: "enable",
     abstract: "Enable binfmt_misc entries by name or architecture.",
@@ -43,12 +54,10 @@ struct Enable: EngineCommand {
   @OptionGroup var options: EntrySelectionOptions
   @OptionGroup var lock: LockOptions
   @OptionGroup var globals: GlobalOptions
-  var format: OutputFormat { options.output.format }
-  var lockWaitSeconds: Int { lock.seconds() }
-  func report(_ context: EngineContext) throws -> any CommandReport { try options.apply(.enable, context) }
+  static let action = EntryEditor.Action.enable
 }
 
-struct Disable: EngineCommand {
+struct Disable: EntryEditCommand {
   static let configuration = CommandConfiguration(
     commandName: "disable",
     abstract: "Disable binfmt_misc entries by name or architecture (they stay registered).",
@@ -58,7 +67,5 @@ struct Disable: EngineCommand {
   @OptionGroup var options: EntrySelectionOptions
   @OptionGroup var lock: LockOptions
   @OptionGroup var globals: GlobalOptions
-  var format: OutputFormat { options.output.format }
-  var lockWaitSeconds: Int { lock.seconds() }
-  func report(_ context: EngineContext) throws -> any CommandReport { try options.apply(.disable, context) }
+  static let action = EntryEditor.Action.disable
 }

@@ -86,30 +86,21 @@ public indirect enum JSON: Sendable, Equatable {
     func flush() {
       if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i])) }
     }
+    /// `\` and `letter` for the byte at `i`; one byte consumed.
+    func twoCharacter(_ letter: UInt8) -> Int {
+      flush()
+      out.append(UInt8(ascii: "\\"))
+      out.append(letter)
+      return 1
+    }
     while i < u.count {
       let b = u[i]
       var skip = 0
       switch b {
-      case UInt8(ascii: "\""):
-        flush()
-        out.append(contentsOf: "\\\"".utf8)
-        skip = 1
-      case UInt8(ascii: "\\"):
-        flush()
-        out.append(contentsOf: "\\\\".utf8)
-        skip = 1
-      case UInt8(ascii: "\n"):
-        flush()
-        out.append(contentsOf: "\\n".utf8)
-        skip = 1
-      case UInt8(ascii: "\r"):
-        flush()
-        out.append(contentsOf: "\\r".utf8)
-        skip = 1
-      case UInt8(ascii: "\t"):
-        flush()
-        out.append(contentsOf: "\\t".utf8)
-        skip = 1
+      case UInt8(ascii: "\""), UInt8(ascii: "\\"): skip = twoCharacter(b)
+      case UInt8(ascii: "\n"): skip = twoCharacter(UInt8(ascii: "n"))
+      case UInt8(ascii: "\r"): skip = twoCharacter(UInt8(ascii: "r"))
+      case UInt8(ascii: "\t"): skip = twoCharacter(UInt8(ascii: "t"))
       // JSON requires only C0 escaped; DEL and C1 (U+0080…U+009F, UTF-8 C2 80…C2 9F) are
       // escaped too, so raw output cannot drive a terminal either. A reader still gets the
       // exact string.

@@ -282,20 +282,24 @@ public struct Registration: Hashable, Sendable {
 
   /// The kernel's compare (fs/binfmt_misc.c `check_file`): bytes at `offset` of the first
   /// 256 bytes of the file (zero-padded) equal the magic wherever the mask has a 1 bit.
+  /// A magic entry against the file's bytes, `byte(i)` for offset `i` (0 past the end).
+  @inline(__always) func matchesMagic(_ byte: (Int) -> UInt8) -> Bool {
+    guard case .magic(let offset, let magic, let mask) = match else { return false }
+    // The offset comes from the table as read (procfs, or a root we were pointed at). The
+    // kernel refuses an entry whose magic does not fit in its 256 bytes, so one here
+    // matches nothing (and a negative or huge offset cannot index or overflow).
+    guard offset >= 0, offset <= Registration.bufferSize - magic.count else { return false }
+    for j in 0..<magic.count {
+      let m = mask.map { j < $0.count ? $0[j] : 0xff } ?? 0xff
+      if (byte(offset + j) ^ magic[j]) & m != 0 { return false }
+    }
+    return true
+  }
+
   public func matches(header: [UInt8], path: String = "") -> Bool {
     switch match {
-    case .magic(let offset, let magic, let mask):
-      // The offset comes from the table as read (procfs, or a root we were pointed at). The
-      // kernel refuses an entry whose magic does not fit in its 256 bytes, so one here
-      // matches nothing (and a negative or huge offset cannot index or overflow).
-      guard offset >= 0, offset <= Registration.bufferSize - magic.count else { return false }
-      for j in 0..<magic.count {
-        let i = offset + j
-        let b: UInt8 = i < header.count ? header[i] : 0
-        let m = mask.map { j < $0.count ? $0[j] : 0xff } ?? 0xff
-        if (b ^ magic[j]) & m != 0 { return false }
-      }
-      return true
+    case .magic:
+      return matchesMagic { $0 < header.count ? header[$0] : 0 }
     case .fileExtension(let ext):
       // strrchr(name, '.') and strcmp, on bytes: Swift's Character comparison would call
       // canonically equivalent extensions equal, and "." before a combining mark not a dot.

@@ -97,15 +97,7 @@ extension Architecture {
 
 extension Registration {
   /// `matches(header: arch.sampleHeader)`, without building the header.
-  public func matches(_ arch: Architecture) -> Bool {
-    guard case .magic(let offset, let magic, let mask) = match else { return false }
-    guard offset >= 0, offset <= Registration.bufferSize - magic.count else { return false }
-    for j in 0..<magic.count {
-      let m = mask.map { j < $0.count ? $0[j] : 0xff } ?? 0xff
-      if (arch.sampleByte(offset + j) ^ magic[j]) & m != 0 { return false }
-    }
-    return true
-  }
+  public func matches(_ arch: Architecture) -> Bool { matchesMagic { arch.sampleByte($0) } }
 }
 
 public enum TableAnalysis {
