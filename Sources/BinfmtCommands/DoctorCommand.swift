@@ -17,7 +17,7 @@ struct DoctorCommand: EngineCommand {
       Exit status: 0 can run now (warnings allowed), 1 cannot, 2 bad usage.
       """)
 
-  @Argument(help: "The file to diagnose.") var path: String?
+  @Argument(help: "The file to diagnose.", completion: .file()) var path: String?
   @Option(help: ArgumentHelp("The root file system PATH runs in (a container rootfs, a chroot).", valueName: "dir"))
   var root: String?
   @Option(help: ArgumentHelp("An OCI platform: linux/arm64, linux/arm/v7, linux/s390x …", valueName: "os/arch"))
