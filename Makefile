@@ -15,7 +15,7 @@ BIN := .build/release/binfmtctl
 # TEST_DEBS yet.
 CONTAINER_DEBS := podman crun conmon docker.io containerd runc rootlesskit uidmap qemu-user-static iproute2
 
-.PHONY: all deps test-deps buildinfo build release man run test lint format test-reboot test-openrc test-containers fixtures binfmt.d units bench bench-smoke clean
+.PHONY: all deps test-deps buildinfo build release man run test lint format test-reboot test-openrc test-containers fixtures binfmt.d units bench bench-smoke clean install uninstall deb test-deb
 
 all: release
 
@@ -50,6 +50,21 @@ RELEASE_FLAGS := -c release --static-swift-stdlib
 
 release: deps buildinfo
 	$(SWIFT) build $(RELEASE_FLAGS)
+
+# The binary, binfmtctl(1), bash/zsh/fish completions and the systemd unit (not enabled:
+# `binfmtctl persist` enables it) at their FHS places for PREFIX, under DESTDIR; uninstall removes
+# exactly what install wrote (its manifest, PREFIX/share/binfmtctl/install-manifest). Directories:
+# BINDIR MANDIR SYSTEMDUNITDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR override (scripts/install.sh).
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_ENV = BIN='$(CURDIR)/$(BIN)' PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' \
+  $(foreach v,BINDIR MANDIR SYSTEMDUNITDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR MANIFEST,$(if $($(v)),$(v)='$($(v))'))
+
+install: release
+	$(INSTALL_ENV) scripts/install.sh install
+
+uninstall:
+	$(INSTALL_ENV) scripts/install.sh uninstall
 
 # The main job on this host: read-only and safe.
 run: release
