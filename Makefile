@@ -66,6 +66,22 @@ install: release
 uninstall:
 	$(INSTALL_ENV) scripts/install.sh uninstall
 
+# binfmtctl_<version>_amd64.deb (scripts/build-deb.sh): the release binary stripped, the files
+# `make install` installs under /usr (the unit in /lib/systemd/system), Depends from dpkg-shlibdeps
+# plus libelf1, Recommends qemu-user-static; lintian must report no error.
+DEB_DEBS := dpkg-dev lintian binutils
+DEB := binfmtctl_$(shell sed -n 's/.*static let version = "\(.*\)"/\1/p' Sources/BinfmtCommands/BuildInfo.swift)_amd64.deb
+
+deb: release
+	$(call apt_install,$(DEB_DEBS))
+	BIN=$(CURDIR)/$(BIN) scripts/build-deb.sh
+
+# The .deb on a fresh Debian 12 minbase (mmdebstrap, cached in .fixtures/) in systemd-nspawn:
+# apt-get install ./$(DEB), arch list, inspect, status, then purge and nothing left.
+test-deb: deb
+	$(call apt_install,mmdebstrap systemd-container debian-archive-keyring)
+	systemtests/deb/run.sh $(DEB)
+
 # The main job on this host: read-only and safe.
 run: release
 	$(BIN) arch list

@@ -63,7 +63,9 @@ content() {
   case "$1" in
     binary) cat "$BIN" ;;
     man) python3 "$top/scripts/gen-man.py" "$BIN" | gzip -9n ;;
-    bash | zsh | fish) "$BIN" --generate-completion-script "$1" ;;
+    # Sourced, never executed: no #! line (bash-completion's convention).
+    bash) "$BIN" --generate-completion-script bash | sed '1{/^#!/d}' ;;
+    zsh | fish) "$BIN" --generate-completion-script "$1" ;;
     unit) "$BIN" _unit systemd --packaged --exec "$BINDIR/binfmtctl" ;;
   esac
 }
