@@ -116,9 +116,10 @@ test: test-deps fixtures lint buildinfo
 	fuzz/run.sh 20000
 
 # The real reboot: a Debian 12 VM under qemu-system-x86_64 (TCG), three boots.
-test-reboot: release fixtures
+# The guest installs the .deb (dpkg -i), so persist enables the packaged unit over sd-bus.
+test-reboot: deb fixtures
 	$(call apt_install,mmdebstrap qemu-system-x86 qemu-utils e2fsprogs)
-	BINFMTCTL_STATIC=$(CURDIR)/$(BIN) systemtests/reboot/run.sh
+	BINFMTCTL_DEB=$(CURDIR)/$(DEB) systemtests/reboot/run.sh
 
 # OpenRC boot in systemd-nspawn with a private binfmt_misc (Linux 6.7+; 77 = skipped, said loudly).
 test-openrc: release fixtures
