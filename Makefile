@@ -34,11 +34,13 @@ deps:
 test-deps:
 	$(call apt_install,$(TEST_DEBS))
 
-# The commit --version names, rewritten only when it changes (so nothing else recompiles).
+# The commit --version names, rewritten only when it changes (so nothing else recompiles); build_info.c
+# is touched with it, since a build made before commit.h existed (__has_include) does not depend on it.
 buildinfo:
 	@c=$$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown); \
 	line="#define BCTL_COMMIT \"$$c\""; \
-	[ "$$(cat Sources/CBuildInfo/commit.h 2>/dev/null)" = "$$line" ] || echo "$$line" > Sources/CBuildInfo/commit.h
+	[ "$$(cat Sources/CBuildInfo/commit.h 2>/dev/null)" = "$$line" ] || { echo "$$line" > Sources/CBuildInfo/commit.h; \
+	  touch Sources/CBuildInfo/build_info.c; }
 
 build: deps buildinfo
 	$(SWIFT) build
