@@ -87,6 +87,9 @@ public struct EngineContext: Sendable {
     }
   }
 
+  /// Whether this process is a container's init or inside one (marker files under the root).
+  public var container: ContainerFacts { ContainerFacts.detect(paths) }
+
   /// Files under the root: interpreters, emulators, writability.
   public var files: FileFacts { FileFacts(paths: paths) }
 
