@@ -87,7 +87,7 @@ check tonistiigi-install-all $ok "rc=$rc, $(qemu_entries) qemu entries"
 
 # ---- 3. no F from a container -------------------------------------------------------------
 bctl install aarch64 --flags P --replace
-ok=0; [ "$rc" = 2 ] && has "$stderr" "inside a container every entry needs F" && [ "$(flags_of qemu-aarch64)" = PF ] && ok=1
+ok=0; [ "$rc" = 2 ] && has "$stderr" "as a container's init binfmtctl registers every entry with F" && [ "$(flags_of qemu-aarch64)" = PF ] && ok=1
 check no-F-refused $ok "rc=$rc flags now $(flags_of qemu-aarch64); $(escape "$stderr")"
 bctl uninstall --all > /dev/null
 
