@@ -90,23 +90,16 @@ public struct Installer: Sendable {
     let host = context.hostMachine
     let files = context.files
     let flagSet = try BinfmtFlags.option(request.flags, credentials: request.credentials)
-    if !flagSet.contains(.fixBinary) {
+    if !flagSet.contains(.fixBinary) && context.container.isPID1 {
       // As a container's init (`podman run IMAGE install`) the emulators are that image's
       // files: without F the kernel looks their path up at every exec, in the root of the
-      // program it runs (the host's, another container's), where they are not. Inside a
-      // container started otherwise they may be shared with the host: a warning.
-      let container = context.container
-      let why =
-        "without F the kernel looks for the emulator in the root of each program it runs, and inside a container it is this container's file"
-      if container.isPID1 {
-        throw BinfmtError(
-          .invalidInput, "as a container's init binfmtctl registers every entry with F: \(why)", at: "--flags",
-          fix: "leave out --flags (default PF), or add F to them")
-      } else if container.inContainer {
-        context.output.warning(
-          "inside a container (\(container.markers.joined(separator: ", "))) an entry without F works only where the emulator's path exists: \(why)"
-        )
-      }
+      // program it runs (the host's, another container's), where they are not. Markers alone
+      // (`/.dockerenv`) do not decide it: hosts that are themselves containers have their
+      // emulators in their own root.
+      throw BinfmtError(
+        .invalidInput,
+        "as a container's init binfmtctl registers every entry with F: without F the kernel looks for the emulator in the root of each program it runs, and it is this container's file",
+        at: "--flags", fix: "leave out --flags (default PF), or add F to them")
     }
     var skipped: [(String, String)] = []
     var archs: [Architecture]
