@@ -2,9 +2,11 @@ import BinfmtKit
 import LinuxSystem
 
 /// Inside a container (`podman run --privileged IMAGE status`) /proc is new and binfmt_misc
-/// is not mounted in it, though the host's instance is live. As root there, `status`, `probe`
-/// and `uninstall` mount it for the time they run and take that mount away again when this
-/// value goes, leaving the container's mounts as they were. On a host nothing is mounted:
+/// is not mounted in it, though the host's instance is live. As root and the container's init
+/// (pid 1: the image's ENTRYPOINT), `status`, `probe` and `uninstall` mount it for the time
+/// they run and take that mount away again when this value goes, leaving the container's
+/// mounts as they were. Anywhere else nothing is mounted (container markers alone do not
+/// count: a host that is itself a container would have its own table mounted and unmounted):
 /// those commands only read (and say "not mounted").
 struct ContainerMount: ~Copyable {
   let table: BinfmtMisc
@@ -19,7 +21,7 @@ struct ContainerMount: ~Copyable {
     table = BinfmtMisc(paths: context.paths)
     var mounted = false
     var fresh = false
-    if enabled && !table.isMounted && CurrentProcess.isRoot && context.container.inContainer,
+    if enabled && !table.isMounted && CurrentProcess.isRoot && context.container.isPID1,
       case .mounted(let n)? = try? table.ensureMounted()
     {
       mounted = true

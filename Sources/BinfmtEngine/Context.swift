@@ -71,7 +71,8 @@ public struct EngineContext: Sendable {
   /// The running system.
   public static func live(hostMachine: String? = nil, output: OutputSink = .standard) -> EngineContext {
     EngineContext(
-      paths: SystemPaths(binfmtMisc: binfmtMiscOverride() ?? SystemPaths.defaultBinfmtMisc), hostMachine: hostMachine ?? unameMachine(), catalog: .standard, output: output,
+      paths: SystemPaths(binfmtMisc: binfmtMiscOverride() ?? SystemPaths.defaultBinfmtMisc),
+      hostMachine: hostMachine ?? unameMachine(), catalog: .standard, output: output,
       isSystemdBooted: { Systemd.booted() },
       searchPath: ByteText.split(CurrentProcess.environment("PATH") ?? "", UInt8(ascii: ":")).filter {
         $0.hasPrefix("/")
