@@ -87,9 +87,13 @@ for e in "${engines[@]}"; do
     docker) need+=(dockerd containerd runc rootlesskit-docker-proxy /usr/bin/docker) ;;
   esac
 done
+# The image suite's `podman kube play` needs catatonit (its pod's pause process), and the pod
+# template is read with python3-yaml.
+[ "$suite" = image ] && need+=(catatonit python3)
 missing=()
 for c in "${need[@]}"; do command -v "$c" > /dev/null || missing+=("$c"); done
-[ ${#missing[@]} = 0 ] || skip "missing ${missing[*]} (make test-containers installs them)"
+if [ "$suite" = image ] && ! /usr/bin/python3 -c 'import yaml' 2> /dev/null; then missing+=(python3-yaml); fi
+[ ${#missing[@]} = 0 ] || skip "missing ${missing[*]} (make test-$([ "$suite" = image ] && echo image || echo containers) installs them)"
 
 # One run at a time: the subordinate-id lines and the stale-directory sweep below are shared.
 exec 9> /run/lock/binfmtctl-containers.lock
@@ -169,7 +173,7 @@ if [ "$suite" = image ]; then
   # resource limits are left out because containers in the sandbox get no cgroups, and the
   # scheduling fields (nodeSelector, tolerations, priority) mean nothing to podman.
   echo 3 > "$work/kube/interval"
-  python3 - "$top/deploy/kubernetes/daemonset.yaml" "$work/kube/pod.yaml" <<'PY'
+  /usr/bin/python3 - "$top/deploy/kubernetes/daemonset.yaml" "$work/kube/pod.yaml" <<'PY'
 import sys, yaml
 ds = yaml.safe_load(open(sys.argv[1]))
 spec = ds["spec"]["template"]["spec"]
