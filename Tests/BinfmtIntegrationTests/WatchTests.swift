@@ -76,4 +76,18 @@ import Testing
     #expect(m["with-host-mount"] == "0" && m["kept"] == "1", "\(r.stdout)")
     #expect(m["status"] == "1" && m["status-says"] == "yes", "\(r.stdout)")
   }
+
+  /// tonistiigi/binfmt's arguments, as buildx's kubernetes driver passes them: the same plan
+  /// as install's own (dry: nothing is read but the table, nothing written).
+  @Test func tonistiigiArgumentsMeanInstall() throws {
+    let list = try binfmtctl("--install", "arm64,s390x", "--dry-run", "--host-machine", "x86_64")
+    let own = try binfmtctl("install", "arm64", "s390x", "--dry-run", "--host-machine", "x86_64")
+    #expect(list.status == 0 && list.stdout == own.stdout, "\(list.stdout)\(list.stderr)")
+    #expect(list.stdout.contains("aarch64: would be installed") && list.stdout.contains("s390x: would be installed"))
+    let all = try binfmtctl("--install=all", "--dry-run", "--json", "--host-machine", "x86_64")
+    let ownAll = try binfmtctl("install", "--all", "--dry-run", "--json", "--host-machine", "x86_64")
+    #expect(all.status == ownAll.status && all.stdout == ownAll.stdout)
+    let un = try binfmtctl("--uninstall", "arm64", "--dry-run")
+    #expect(un.status == 0, "\(un.stderr)")
+  }
 }
