@@ -13,7 +13,8 @@
 #   install with flags without F is refused; the only-mount case: with the sandbox's mount
 #   taken away, install as the container's init refuses (exit 4, the fix printed) and
 #   nothing is left, --ephemeral registers and the entries are gone once the container
-#   exits, status reports only-mount; (podman) kube play of the pod template: foreign
+#   exits, status reports only-mount; the host's mount bound at /host/binfmt_misc with
+#   BINFMTCTL_BINFMT_MISC works (and docker's runc refuses a bind inside /proc); (podman) kube play of the pod template: foreign
 #   containers run, and after the table is flushed, watch restores it within its interval.
 # Writes WORKDIR/ENGINE/checks.tsv. Exit: 0 the checks ran; 77 the engine cannot start here.
 set -euo pipefail
@@ -112,6 +113,21 @@ check only-mount-status $ok "rc=$rc $(escape "$(printf '%s\n' "$stdout" | tail -
 # The sandbox's own instance again (what the sandbox script checked at the start).
 mount -t binfmt_misc binfmt_misc "$bm"
 [ "$(ls -A "$bm" | tr '\n' ' ')" = "register status " ] || skip "$bm did not come back as an empty private instance"
+
+# ---- 4b. the host's mount bound in (the recipe README gives) ---------------------------------
+bctl uninstall --all > /dev/null
+contain --privileged -v "$bm:/host/binfmt_misc" -e BINFMTCTL_BINFMT_MISC=/host/binfmt_misc "$image" install aarch64
+ok=0; [ "$rc" = 0 ] && [ "$(flags_of qemu-aarch64)" = PF ] && ! has "$stderr" "warning" && ok=1
+check host-mount-bound $ok "rc=$rc, qemu-aarch64 flags $(flags_of qemu-aarch64); $(escape "$stderr")"
+# Bound at its own path inside /proc: runc refuses mounts there (crun does not), which is
+# why the recipe and deploy/kubernetes/ bind it elsewhere.
+contain --privileged -v "$bm:$bm" "$image" status
+echo "bind at $bm: rc=$rc $(escape "$stderr")" >> "$out/binfmtctl.log"
+if [ "$engine" = docker ]; then
+  ok=0; [ "$rc" != 0 ] && has "$stderr" "error mounting \"$bm\"" && ok=1
+  check bind-inside-proc-refused $ok "rc=$rc $(escape "$stderr" | cut -c1-200)"
+fi
+bctl uninstall --all > /dev/null
 
 # ---- 5. (podman) the Kubernetes pod template, played ---------------------------------------
 if [ "$engine" = podman ] && [ -f "$work/kube/pod.yaml" ]; then
