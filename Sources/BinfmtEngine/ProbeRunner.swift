@@ -38,7 +38,9 @@ public struct ProbeRunner: Sendable {
     -> ProbeReport
   {
     let catalog = context.catalog
+    let mount = ContainerMount(context)
     let table = BinfmtMiscTable.read(context.paths)
+    _ = consume mount
     var archs: [Architecture]
     if architectures.isEmpty {
       let served = Set(

@@ -49,6 +49,7 @@ public struct Finding: Sendable, Equatable {
     case native
     case binfmtMiscNotInKernel = "binfmt-misc-not-in-kernel"
     case notMounted = "not-mounted"
+    case onlyMount = "only-mount"
     case globallyDisabled = "globally-disabled"
     case noHandler = "no-handler"
     case disabled

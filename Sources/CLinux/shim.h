@@ -2,6 +2,7 @@
 // cannot call the variadic syscall(2)). Only LinuxSystem imports this module.
 #include <errno.h>
 #include <linux/openat2.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
