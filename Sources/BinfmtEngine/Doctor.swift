@@ -96,6 +96,11 @@ public struct Doctor: Sendable {
       )
     }
     let summary = ProbeSummary(ran: true, result: result.status.rawValue)
+    if result.status == .execFormatError,
+      let f = DoctorRules.compat32(arch, catalog: context.catalog, hostMachine: context.hostMachine)
+    {
+      return (f, summary)
+    }
     switch result.status {
     case .works:
       return (
@@ -135,10 +140,21 @@ public struct Doctor: Sendable {
     }
     var emulators: [String] = []
     if let arch, EmulatorDiscovery(context).choose(for: arch, extraDirectories: []) != nil { emulators = [arch.name] }
-    return HostFacts(
+    var facts = HostFacts(
       hostMachine: context.hostMachine, catalog: context.catalog, kernelSupport: snap.kernelSupport, table: snap.report,
       bootProblems: boot, packages: PackageManager.detect(osRelease: os), root: root, interpretersInRoot: inRoot,
       emulatorsInstalled: emulators)
+    facts.pageSize = Namespaces.pageSize
+    if snap.report.mounted && snap.report.entries.isEmpty {
+      facts.privateInstance = Namespaces.userNamespaceEvidence(context.paths)
+    }
+    for e in snap.report.entries where e.entry.flags.contains(.fixBinary) {
+      guard let registered = changeTime(context.paths.binfmtMisc.appending(e.entry.name)),
+        let changed = changeTime(context.paths.path(e.entry.interpreter))
+      else { continue }
+      facts.entryTimes[e.entry.name] = (registered, changed)
+    }
+    return facts
   }
 
   /// Whether `path` leads to a regular file inside `root` (nil: this system's root), every
@@ -153,6 +169,9 @@ public struct Doctor: Sendable {
     }
   }
 
+  /// Where a missing `#!` interpreter's namesake is looked for, in the order of a default PATH.
+  static let binaryDirectories = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
+
   func pathFacts(_ path: String, root: String?) -> PathFacts {
     let real: String
     if let root {
@@ -161,6 +180,7 @@ public struct Doctor: Sendable {
       real = path
     }
     var f = PathFacts(path: path, node: .regular)
+    f.hostPath = real
     let head: FileHead
     do { head = try FileHead.read(real) } catch {
       if error.errno == .noSuchFileOrDirectory || error.errno == .notDirectory {
@@ -182,7 +202,13 @@ public struct Doctor: Sendable {
     f.multiCall = [base, resolvedBase].contains { $0.hasPrefix("busybox") || $0.hasPrefix("toybox") }
     switch FileFormat.sniff(head.bytes, size: head.size) {
     case .script(let line) where line.problem == nil:
-      f.scriptInterpreterFound = found(line.interpreter, root: root)
+      let present = found(line.interpreter, root: root)
+      f.scriptInterpreterFound = present
+      if !present, let name = line.interpreter.split(separator: "/").last {
+        f.scriptInterpreterAlternative = Self.binaryDirectories.lazy.map { "\($0)/\(name)" }.first {
+          $0 != line.interpreter && found($0, root: root)
+        }
+      }
     case .elf:
       guard let h = try? ELFHeader.decode(head.bytes) else { break }
       let segments: ELFSegments
@@ -190,6 +216,7 @@ public struct Doctor: Sendable {
         f.elfError = error.message
         break
       }
+      f.loads = segments.programHeaders.filter { $0.type == ELFProgramHeader.load }
       guard let loader = segments.interpreter else { break }
       f.loader = loader
       var present = found(loader, root: root)

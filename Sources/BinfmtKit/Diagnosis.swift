@@ -50,6 +50,9 @@ public struct Finding: Sendable, Equatable {
     case binfmtMiscNotInKernel = "binfmt-misc-not-in-kernel"
     case notMounted = "not-mounted"
     case globallyDisabled = "globally-disabled"
+    case privateInstance = "private-binfmt-misc"
+    case no32BitSupport = "no-compat-mode"
+    case segmentAlignment = "segment-alignment"
     case noHandler = "no-handler"
     case disabled
     case handler
@@ -61,6 +64,7 @@ public struct Finding: Sendable, Equatable {
     case noFixBinary = "no-F-flag"
     case interpreterMissingInRoot = "interpreter-missing-in-root"
     case dynamicWithF = "dynamic-interpreter-with-F"
+    case interpreterReplaced = "interpreter-replaced"
     case shadowed
     case unreadable
     // Running.
