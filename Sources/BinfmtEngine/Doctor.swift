@@ -145,6 +145,7 @@ public struct Doctor: Sendable {
       bootProblems: boot, packages: PackageManager.detect(osRelease: os), root: root, interpretersInRoot: inRoot,
       emulatorsInstalled: emulators)
     facts.pageSize = Namespaces.pageSize
+    if let view = snap.boot { facts.boot = bootFacts(view) }
     if snap.report.mounted && snap.report.entries.isEmpty {
       facts.privateInstance = Namespaces.userNamespaceEvidence(context.paths)
     }
@@ -155,6 +156,50 @@ public struct Doctor: Sendable {
       facts.entryTimes[e.entry.name] = (registered, changed)
     }
     return facts
+  }
+
+  /// Masks, ExecStart and flushing units of a systemd system (nothing for other inits).
+  func bootFacts(_ view: TableSnapshot.BootView) -> BootFacts {
+    var b = BootFacts(initSystem: view.initSystem, persistedFiles: view.ourFiles.count)
+    guard view.initSystem == .systemd, !view.ourFiles.isEmpty, let root = try? SystemRoot(context.paths) else {
+      return b
+    }
+    let etc = "/etc/systemd/system"
+    let unit = PersistLayout.unitPath
+    b.ourUnitMasked = root.node(unit) == .symlink(to: "/dev/null")
+    b.systemdBinfmtMasked = root.node("\(etc)/systemd-binfmt.service") == .symlink(to: "/dev/null")
+    b.ourUnitEnabled = root.node(PersistLayout.wantsLink) == .symlink(to: unit)
+    if case .file(let text) = root.node(unit), let exec = BootFacts.execProgram(text) {
+      b.ourExec = exec
+      b.ourExecFound = root.leadsToRegularFile(exec)
+    }
+    // Enabled units: the links in /etc/systemd/system/*.wants (a few dozen files at most).
+    var seen: Set<String> = [Units.systemdName, "systemd-binfmt.service"]
+    for dir in (root.directoryEntries(etc) ?? []).sorted() where dir.hasSuffix(".wants") {
+      for name in (root.directoryEntries("\(etc)/\(dir)") ?? []).sorted() where name.hasSuffix(".service") {
+        guard seen.insert(name).inserted else { continue }
+        let file =
+          ["\(etc)/\(name)", "/usr/lib/systemd/system/\(name)", "/lib/systemd/system/\(name)"].first {
+            if case .file = root.node($0) { return true }
+            return false
+          } ?? "\(etc)/\(dir)/\(name)"
+        guard case .file(let text) = root.node(file), !text.contains("Before=\(Units.systemdName)") else { continue }
+        for line in text.split(separator: "\n") where line.hasPrefix("Exec") && BootFacts.flushes(String(line)) {
+          b.flushers.append(.init(unit: name, file: file, line: String(line)))
+          break
+        }
+      }
+    }
+    // A drop-in that orders systemd-binfmt (which flushes when it starts) after ours.
+    let dropins = "\(etc)/systemd-binfmt.service.d"
+    for name in (root.directoryEntries(dropins) ?? []).sorted() where name.hasSuffix(".conf") {
+      guard case .file(let text) = root.node("\(dropins)/\(name)") else { continue }
+      for line in text.split(separator: "\n") where line.hasPrefix("After=") && line.contains(Units.systemdName) {
+        b.flushers.append(.init(unit: "systemd-binfmt.service", file: "\(dropins)/\(name)", line: String(line)))
+        break
+      }
+    }
+    return b
   }
 
   /// Whether `path` leads to a regular file inside `root` (nil: this system's root), every

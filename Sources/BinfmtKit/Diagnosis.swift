@@ -77,6 +77,9 @@ public struct Finding: Sendable, Equatable {
     case missingNow = "missing-now"
     case differsFromPersisted = "differs-from-persisted"
     case bootServiceOff = "boot-service-off"
+    case bootServiceMasked = "boot-service-masked"
+    case bootServiceExecMissing = "boot-service-exec-missing"
+    case tableFlushedAtBoot = "table-flushed-at-boot"
     case brokenConfig = "broken-config"
     // Proof.
     case probe

@@ -65,6 +65,8 @@ public struct HostFacts: Sendable {
   /// For `F` entries: when the entry was registered (its file's ctime in binfmt_misc) and
   /// when its interpreter last changed on disk.
   public var entryTimes: [String: (registered: FileTime, interpreterChanged: FileTime)] = [:]
+  /// The boot service beyond `status`'s verdict (systemd: masks, ExecStart, flushers).
+  public var boot: BootFacts?
 
   public init(
     hostMachine: String, catalog: Catalog, kernelSupport: KernelSupport, table: TableReport, bootProblems: [Problem],
@@ -511,6 +513,9 @@ public enum DoctorRules {
       out.runsVia = via
       out.probeArchitecture = arch
     }
+    if !host.bootProblems.contains(where: { $0.entry == winner.name }), let b = host.boot {
+      for f in boot(b) { out.add(f) }
+    }
     for p in host.bootProblems where p.entry == winner.name {
       guard let code = Finding.Code(rawValue: p.code.rawValue) else { continue }
       out.add(
@@ -577,6 +582,7 @@ public enum DoctorRules {
           evidence: "binfmtctl status: \(p.code.rawValue)",
           fix: fix))
     }
+    if let b = host.boot { for f in boot(b) { out.add(f) } }
     privateInstance(host: host, into: &out)
     for e in t.entries where e.interpreter.exists {
       let arch = host.catalog.architectures.first { $0.registration().match == e.entry.match }
