@@ -113,3 +113,30 @@ import Testing
       BootFacts.execProgram("[Service]\nExecStart=-/usr/local/bin/binfmtctl boot\n") == "/usr/local/bin/binfmtctl")
   }
 }
+
+/// A WSL2-like root: the kernel's osrelease says microsoft, no systemd runs, /etc/wsl.conf has
+/// no boot command. A live entry is lost at the next `wsl --shutdown`; the fix doctor prints
+/// (persist) adds binfmtctl's boot command, and the warning goes.
+@Suite struct DoctorWSLTests {
+  @Test func wslWithoutSystemdAndWithoutABootCommand() throws {
+    let arm64 = Catalog.standard.resolve("arm64")!
+    let root = try TestRoot()
+    try root.fakeEmulator("/usr/bin/qemu-aarch64-static")
+    try root.write("/proc/sys/kernel/osrelease", "5.15.153.1-microsoft-standard-WSL2\n")
+    try root.write("/etc/wsl.conf", "[automount]\nenabled = true\n")
+    try root.liveEntry(arm64.registration())
+    #expect(InitSystem.detect(root.paths, offline: false) == .wsl)
+    let doctor = Doctor(root.context())
+    let before = try doctor.diagnose(.init(path: nil, root: nil, platform: "linux/arm64", message: nil, probe: false))
+    let lost = try #require(before.findings.first { $0.code == .lostAtReboot }, "\(before.findings)")
+    #expect(lost.fix == ["sudo binfmtctl persist qemu-aarch64"])
+    #expect(before.canRun)
+    _ = try Persister(root.context()).persist(
+      Persister.Request(
+        entries: EntryRequest(names: ["qemu-aarch64"]), root: nil, initSystem: nil, execPath: "/usr/bin/binfmtctl",
+        replace: false, noRegister: true, dryRun: false))
+    #expect(root.read("/etc/wsl.conf")?.contains("binfmtctl boot") == true, "\(root.read("/etc/wsl.conf") ?? "")")
+    let after = try doctor.diagnose(.init(path: nil, root: nil, platform: "linux/arm64", message: nil, probe: false))
+    #expect(after.findings.filter { $0.severity != .ok }.isEmpty, "\(after.findings)")
+  }
+}
