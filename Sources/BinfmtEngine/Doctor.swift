@@ -64,6 +64,72 @@ public struct Doctor: Sendable {
     return Diagnosis(target: target, findings: findings, probe: summary, runsVia: outcome.runsVia)
   }
 
+  /// `doctor --fix`: diagnoses, applies each printed fix that is binfmtctl's own (each under
+  /// the table lock, as the command it stands for takes it), leaves the rest to the user, and
+  /// diagnoses again; the second diagnosis decides the exit status.
+  /// A fixed state can reveal the next finding (binfmt_misc on, then the entry is disabled;
+  /// installed, then lost at reboot), so it goes round again, each command at most once.
+  public func repair(_ r: Request) throws(BinfmtError) -> RepairReport {
+    var quick = r
+    quick.probe = false
+    var applied: [RepairReport.Applied] = []
+    var notDone: [String] = []
+    for _ in 0..<Self.repairRounds {
+      let fresh = try diagnose(quick).fix.filter { c in !applied.contains { $0.command == c } && !notDone.contains(c) }
+      var progressed = false
+      for command in fresh {
+        guard let action = RepairAction.parse(command) else {
+          notDone.append(command)
+          continue
+        }
+        do throws(BinfmtError) {
+          try apply(action)
+          applied.append(.init(command: command, error: nil))
+          progressed = true
+        } catch {
+          applied.append(.init(command: command, error: error.message))
+        }
+      }
+      if !progressed { break }
+    }
+    let after = try diagnose(r)
+    // What the last diagnosis still asks for and --fix did not do is the user's.
+    for c in after.fix where !notDone.contains(c) && !applied.contains(where: { $0.command == c && $0.error == nil }) {
+      if RepairAction.parse(c) == nil { notDone.append(c) }
+    }
+    return RepairReport(applied: applied, notDone: notDone, after: after)
+  }
+
+  static let repairRounds = 4
+
+  func apply(_ action: RepairAction) throws(BinfmtError) {
+    switch action {
+    case .install(let names, let replace, let flags, let credentials, let includeNative):
+      _ = try Installer(context).install(
+        EntryRequest(names: names, includeNative: includeNative, flags: flags, credentials: credentials),
+        replace: replace, dryRun: false)
+    case .uninstall(let name):
+      _ = try EntryEditor(context).apply(.remove, names: [name], all: false, dryRun: false)
+    case .enable(let name):
+      _ = try EntryEditor(context).apply(.enable, names: [name], all: false, dryRun: false)
+    case .persist(let names, let replace, let includeNative):
+      _ = try Persister(context).persist(
+        Persister.Request(
+          entries: names.isEmpty ? nil : EntryRequest(names: names, includeNative: includeNative), root: nil,
+          initSystem: nil, execPath: nil, replace: replace, noRegister: false, dryRun: false))
+    case .mount:
+      try BinfmtMisc.requireRoot()
+      let lock = try context.lockTable()
+      defer { _ = lock }
+      try BinfmtMisc(paths: context.paths).ensureMounted()
+    case .enableTable:
+      try BinfmtMisc.requireRoot()
+      let lock = try context.lockTable()
+      defer { _ = lock }
+      try BinfmtMisc(paths: context.paths).enableTable()
+    }
+  }
+
   /// `linux/arm64`, `linux/arm/v7`, `arm64`: an OCI platform or any catalog name.
   func resolve(platform: String) throws(BinfmtError) -> Architecture {
     let parts = platform.split(separator: "/", omittingEmptySubsequences: false)

@@ -384,7 +384,7 @@ public enum DoctorRules {
         Finding(
           .globallyDisabled, .error, "binfmt_misc is disabled as a whole",
           evidence: "/proc/sys/fs/binfmt_misc/status: disabled",
-          fix: ["echo 1 | sudo tee /proc/sys/fs/binfmt_misc/status"]))
+          fix: [RepairAction.enableTableCommand]))
       return
     }
     guard let winner = hits.first, let report = table.entries.first(where: { $0.entry.name == winner.name }) else {

@@ -558,6 +558,69 @@ import Testing
     #expect(m["runs"] == "x86_64", "\(m)")
   }
 
+  /// --fix: binfmt_misc off as a whole and the entry disabled (the second shows only once the
+  /// first is fixed), and nothing persisted: one run applies all three, exit 0, it runs.
+  @Test func fixAppliesEveryOwnFixInTurns() throws {
+    let r = try sandboxed(
+      """
+      "$B" install aarch64 >/dev/null 2>&1; "$B" disable qemu-aarch64 >/dev/null 2>&1
+      echo 0 > /proc/sys/fs/binfmt_misc/status
+      "$B" doctor --fix --json "$F/busybox-arm64" > /run/fix.json 2>/run/fix.err; echo "@rc=$?"
+      echo "@applied=$(python3 -c 'import json,sys; print(";".join(a["command"] + ("" if a["ok"] else "!") for a in json.load(sys.stdin)["repair"]["applied"]))' < /run/fix.json)"
+      echo "@notdone=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["repair"]["notDone"]))' < /run/fix.json)"
+      echo "@canrun=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["canRun"])' < /run/fix.json)"
+      echo "@persisted=$(ls /etc/binfmt.d)"
+      echo "@runs=$("$F/busybox-arm64" uname -m)"
+      "$B" doctor "$F/busybox-arm64" >/dev/null 2>&1; echo "@again=$?"
+      """)
+    let m = marks(r)
+    #expect(m["rc"] == "0", "\(m) \(r.stderr)")
+    #expect(
+      m["applied"]
+        == "echo 1 | sudo tee /proc/sys/fs/binfmt_misc/status;sudo binfmtctl enable qemu-aarch64;sudo binfmtctl persist qemu-aarch64",
+      "\(m)")
+    #expect(m["notdone"] == "0" && m["canrun"] == "True", "\(m)")
+    #expect(m["persisted"] == "zz-binfmtctl-qemu-aarch64.conf", "\(m)")
+    #expect(m["runs"] == "aarch64" && m["again"] == "0", "\(m)")
+  }
+
+  /// --fix without binfmt_misc mounted (the sandbox without its private mount): the whole-system
+  /// doctor's mount fix is applied by binfmtctl itself.
+  @Test func fixMountsBinfmtMisc() throws {
+    let r = try live.sandboxed(
+      HardeningTests.privateEtc + """
+        [ -e /proc/sys/fs/binfmt_misc/register ] || echo "@unmounted=yes"
+        "$B" doctor >/dev/null 2>&1; echo "@before=$?"
+        "$B" doctor --fix > /run/fix.txt 2>&1; echo "@rc=$?"
+        echo "@applied=$(sed -n '/^Applied:/,/^After/p' /run/fix.txt | sed -n 2p)"
+        echo "@mounted=$(ls /proc/sys/fs/binfmt_misc | tr '\\n' ' ')"
+        """, env: ["BINFMT_SANDBOX_NO_MOUNT": "1"])
+    let m = marks(r)
+    #expect(m["unmounted"] == "yes" && m["before"] == "1", "\(m) \(r.stderr)")
+    #expect(m["rc"] == "0", "\(m) \(r.stdout)")
+    #expect(m["applied"] == "  ✓ sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc", "\(m)")
+    #expect(m["mounted"] == "register status ", "\(m)")
+  }
+
+  /// --fix leaves what is not binfmtctl's to the user (a sed on their file), says so, and exits
+  /// 1; running what it listed makes the script run.
+  @Test func fixLeavesUserFilesAlone() throws {
+    let r = try sandboxed(
+      """
+      printf '#!/bin/sh\r\necho ran\r\n' > /run/s.sh; chmod 755 /run/s.sh; cp /run/s.sh /run/orig
+      "$B" doctor --fix /run/s.sh > /run/fix.txt 2>&1; echo "@rc=$?"
+      cmp -s /run/s.sh /run/orig; echo "@unchanged=$?"
+      echo "@applied=$(grep -c '^Applied:' /run/fix.txt)"
+      sed -n '/^Not done by --fix/,/^After/p' /run/fix.txt | sed '1d;$d;s/^  //' > /run/todo
+      printf '@todo=%s\\n' "$(cat /run/todo)"
+      sh /run/todo; echo "@runs=$(/run/s.sh)"
+      """)
+    let m = marks(r)
+    #expect(m["rc"] == "1" && m["unchanged"] == "0" && m["applied"] == "0", "\(m) \(r.stderr)")
+    #expect(m["todo"] == "sed -i 's/\\r$//' /run/s.sh", "\(m)")
+    #expect(m["runs"] == "ran", "\(m)")
+  }
+
   @Test func usageErrors() throws {
     #expect(try binfmtctl("doctor", "/bin/ls", "--platform", "linux/arm64").status == 2)
     #expect(try binfmtctl("doctor", "--root", "/").status == 2)

@@ -347,6 +347,70 @@ struct DoctorRulesTests {
     #expect(codes(DoctorRules.diagnose(arm, host: ah)).isEmpty)
   }
 
+  // MARK: --fix
+
+  @Test func repairActionsAreParsedFromTheFixesDoctorPrints() {
+    #expect(
+      RepairAction.parse("sudo binfmtctl install aarch64")
+        == .install(names: ["aarch64"], replace: false, flags: nil, credentials: false, includeNative: false))
+    #expect(
+      RepairAction.parse("sudo binfmtctl install --replace --flags POCF --credentials aarch64")
+        == .install(names: ["aarch64"], replace: true, flags: "POCF", credentials: true, includeNative: false))
+    #expect(
+      RepairAction.parse("sudo binfmtctl install --include-native i386")
+        == .install(names: ["i386"], replace: false, flags: nil, credentials: false, includeNative: true))
+    #expect(RepairAction.parse("sudo binfmtctl uninstall 'odd name'") == .uninstall("odd name"))
+    #expect(RepairAction.parse("sudo binfmtctl enable qemu-aarch64") == .enable("qemu-aarch64"))
+    #expect(
+      RepairAction.parse("sudo binfmtctl persist --replace qemu-aarch64")
+        == .persist(names: ["qemu-aarch64"], replace: true, includeNative: false))
+    #expect(RepairAction.parse("sudo binfmtctl persist") == .persist(names: [], replace: false, includeNative: false))
+    #expect(RepairAction.parse(DoctorRules.mountCommand) == .mount)
+    #expect(RepairAction.parse(RepairAction.enableTableCommand) == .enableTable)
+    // Not binfmtctl's, or not a command it prints.
+    for c in [
+      "sudo apt-get install -y qemu-user-static", "chmod +x /x", "sed -i 's/\\r$//' /x", "sudo modprobe binfmt_misc",
+      "sudo binfmtctl uninstall a; rm -rf /", "sudo binfmtctl install $(id)", "sudo binfmtctl probe aarch64",
+      "sudo binfmtctl install --emulator /x aarch64", "sudo systemctl unmask binfmtctl.service",
+      "install qemu-user-static (apt), then: sudo binfmtctl persist --replace qemu-aarch64",
+    ] {
+      #expect(RepairAction.parse(c) == nil, "\(c)")
+    }
+  }
+
+  @Test func shellWordsUndoesShellQuoting() {
+    for w in ["plain", "two words", "it's", "", "a'b'c", "tab\there"] {
+      #expect(RepairAction.shellWords(DoctorRules.shell(w)) == [w], "\(w)")
+    }
+    #expect(RepairAction.shellWords("unterminated 'x") == nil)
+  }
+
+  /// Every binfmtctl command the rules print for these states is one --fix can apply.
+  @Test func everyBinfmtctlFixTheRulesPrintIsApplicable() {
+    let reg = arm64.registration()
+    let states: [RuleOutcome] = [
+      DoctorRules.diagnose(file(arm64.sampleHeader), host: host([])),
+      DoctorRules.diagnose(file(arm64.sampleHeader), host: host([live(reg, enabled: false)])),
+      DoctorRules.diagnose(file(arm64.sampleHeader, mode: 0o4755), host: host([live(reg, flags: [.fixBinary])])),
+      DoctorRules.diagnose(
+        file(arm64.sampleHeader),
+        host: host(
+          [
+            live(
+              Registration(
+                name: "qemu-aarch64", match: reg.match, interpreter: "/usr/bin/qemu-arm-static", flags: [.fixBinary]))
+          ])),
+    ]
+    var seen = 0
+    for s in states {
+      for c in s.findings.flatMap(\.fix) where c.hasPrefix("sudo binfmtctl ") {
+        #expect(RepairAction.parse(c) != nil, "\(c)")
+        seen += 1
+      }
+    }
+    #expect(seen >= 4)
+  }
+
   // MARK: os-release, mountinfo
 
   @Test func packageManagerFromOSRelease() {
