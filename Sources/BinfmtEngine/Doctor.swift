@@ -14,12 +14,17 @@ public struct Doctor: Sendable {
     public var platform: String?
     public var message: String?
     public var probe: Bool
-    public init(path: String?, root: String?, platform: String?, message: String?, probe: Bool) {
+    /// `--probe-target`: run PATH itself (inside `root`) as the proof, not the probe program.
+    public var probeTarget: Bool
+    public init(
+      path: String?, root: String?, platform: String?, message: String?, probe: Bool, probeTarget: Bool = false
+    ) {
       self.path = path
       self.root = root
       self.platform = platform
       self.message = message
       self.probe = probe
+      self.probeTarget = probeTarget
     }
   }
 
@@ -56,6 +61,10 @@ public struct Doctor: Sendable {
     let blocked = findings.contains { $0.severity == .error }
     if !r.probe {
       summary = .skipped
+    } else if r.probeTarget, !blocked, let path = r.path {
+      let (finding, s) = proof(target: path, root: r.root)
+      findings.append(finding)
+      summary = s
     } else if !blocked, let arch = outcome.probeArchitecture {
       let (finding, s) = proof(arch)
       findings.append(finding)
@@ -146,6 +155,57 @@ public struct Doctor: Sendable {
     return try catalog.resolve(names: [platform])[0]
   }
 
+  /// `--probe-target`: runs the file itself, with no arguments and stdin from /dev/null (inside
+  /// `root`: chrooted there in a private mount namespace). Whatever it then does, the kernel
+  /// started it; only an exec failure is a failed proof.
+  func proof(target path: String, root: String?) -> (Finding, ProbeSummary) {
+    let r: ChildResult
+    let place: String
+    if let root {
+      do throws(BinfmtError) {
+        r = try Spawn.runInRoot(
+          root, path, [path], environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+      } catch {
+        return (
+          Finding(
+            .probe, .warning, "\(path) was not run inside \(root): \(error.message)",
+            evidence: error.cause.map { "\($0)" } ?? error.message),
+          ProbeSummary(ran: false, result: ProbeStatus.cannotRun.rawValue)
+        )
+      }
+      place = "inside \(root) (private mount namespace, chroot)"
+    } else {
+      r = Spawn.run(path, [path])
+      place = "on this host"
+    }
+    let said = (r.stdout + r.stderr).split(separator: "\n").first.map { "; it printed: \($0.prefix(120))" } ?? ""
+    switch r.outcome {
+    case .exited(let code):
+      return (
+        Finding(.probe, .ok, "proof: \(path) itself ran \(place)", evidence: "exit status \(code)\(said)"),
+        ProbeSummary(ran: true, result: ProbeStatus.works.rawValue)
+      )
+    case .signaled(let sig):
+      return (
+        Finding(
+          .probe, .ok, "proof: \(path) itself started \(place)", evidence: "it was killed by signal \(sig)\(said)"),
+        ProbeSummary(ran: true, result: ProbeStatus.works.rawValue)
+      )
+    case .timedOut:
+      return (
+        Finding(.probe, .ok, "proof: \(path) itself started \(place)", evidence: "still running after 10 s; stopped"),
+        ProbeSummary(ran: true, result: ProbeStatus.works.rawValue)
+      )
+    case .execFailed(let e):
+      let status: ProbeStatus =
+        e == .execFormatError ? .execFormatError : e == .noSuchFileOrDirectory ? .interpreterMissing : .cannotRun
+      return (
+        Finding(.probe, .error, "\(path) itself did not start \(place): \(e)", evidence: "execve(2) failed"),
+        ProbeSummary(ran: true, result: status.rawValue)
+      )
+    }
+  }
+
   /// Runs the probe program for `arch` through the kernel, as `probe` does.
   func proof(_ arch: Architecture) -> (Finding, ProbeSummary) {
     let table = BinfmtMiscTable.read(context.paths)
@@ -153,7 +213,7 @@ public struct Doctor: Sendable {
     let result: ProbeResult
     do {
       let dir = try TemporaryDirectory(in: tmp, prefix: "binfmtctl-doctor")
-      result = ProbeRunner(context).probe(arch, in: dir, table: table, timeoutSeconds: 10)
+      result = ProbeRunner(context).probe(arch, in: dir, table: table, timeoutSeconds: 10, confine: true)
     } catch {
       return (
         Finding(
@@ -172,7 +232,7 @@ public struct Doctor: Sendable {
       return (
         Finding(
           .probe, .ok,
-          "proof: binfmtctl's \(arch.name) probe program ran \(result.via == "native" ? "natively" : "via " + result.via)",
+          "proof: binfmtctl's \(arch.name) probe program ran \(result.via == "native" ? "natively" : "via " + result.via) in \(result.proof)",
           evidence: result.detail), summary
       )
     case .cannotRun, .noProbeProgram:

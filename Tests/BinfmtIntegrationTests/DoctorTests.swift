@@ -554,7 +554,10 @@ import Testing
         """)
     let m = marks(r)
     #expect(m["arc"] == "0" && m["acodes"] == "", "\(m) \(r.stderr)")
-    #expect(m["proof"] == "✓ proof: binfmtctl's i386 probe program ran natively [probe]", "\(m)")
+    #expect(
+      m["proof"]
+        == "✓ proof: binfmtctl's i386 probe program ran natively in an empty root (private mount namespace, chroot) [probe]",
+      "\(m)")
     #expect(m["runs"] == "x86_64", "\(m)")
   }
 
@@ -621,10 +624,65 @@ import Testing
     #expect(m["runs"] == "ran", "\(m)")
   }
 
+  /// The proof is made as a container runtime would start the program: chrooted into an
+  /// empty directory in a private mount namespace, where qemu is reachable only because the
+  /// kernel holds it (F). Without F that would fail by design, so the probe runs in this root
+  /// and the finding says why.
+  @Test func proofInAnEmptyRoot() throws {
+    let r = try sandboxed(
+      Self.helpers + """
+        "$B" install aarch64 >/dev/null 2>&1
+        doc f "$F/busybox-arm64"
+        echo "@fproof=$(grep -F '[probe]' /run/f.txt)"
+        "$B" install --replace --flags P aarch64 >/dev/null 2>&1
+        doc p "$F/busybox-arm64"
+        echo "@pproof=$(grep -F '[probe]' /run/p.txt)"
+        doc n /bin/true
+        echo "@nproof=$(grep -F '[probe]' /run/n.txt)"
+        """)
+    let m = marks(r)
+    #expect(m["frc"] == "0", "\(m) \(r.stderr)")
+    #expect(
+      m["fproof"]
+        == "✓ proof: binfmtctl's aarch64 probe program ran via qemu-aarch64 (/usr/bin/qemu-aarch64-static) in an empty root (private mount namespace, chroot) [probe]",
+      "\(m)")
+    #expect(m["prc"] == "0", "\(m)")
+    #expect(
+      m["pproof"]?.hasSuffix(
+        "in this root (qemu-aarch64 has no F flag: in an empty root the kernel would not find its interpreter) [probe]")
+        == true, "\(m)")
+    #expect(
+      m["nproof"]?.hasSuffix("ran natively in an empty root (private mount namespace, chroot) [probe]") == true, "\(m)")
+  }
+
+  /// --probe-target runs the program itself: on the host, and inside --root chrooted there.
+  @Test func probeTargetRunsTheProgramItself() throws {
+    let rootfs = Env.packageRoot.appendingPathComponent(".fixtures/rootfs-arm64").path
+    let r = try sandboxed(
+      Self.helpers + """
+        "$B" install aarch64 >/dev/null 2>&1
+        doc h "$F/hello-arm64" --probe-target
+        doc c /usr/bin/arch --root \(rootfs) --probe-target
+        echo "@cproof=$(grep -F -A1 '[probe]' /run/c.txt | tr '\\n' '|')"
+        echo "@cprobe=$(tr -d '\\n ' < /run/c.json | grep -o '"probe":{[^}]*}')"
+        """)
+    let m = marks(r)
+    // On the host the arm64 loader is missing: blocked before any run, so nothing is run.
+    #expect(m["hrc"] == "1" && m["hcodes"] == "loader-missing", "\(m) \(r.stderr)")
+    #expect(m["crc"] == "0", "\(m)")
+    #expect(
+      m["cproof"]
+        == "✓ proof: /usr/bin/arch itself ran inside \(rootfs) (private mount namespace, chroot) [probe]|    exit status 0; it printed: aarch64|",
+      "\(m)")
+    #expect(m["cprobe"] == #""probe":{"ran":true,"result":"works"}"#, "\(m)")
+  }
+
   @Test func usageErrors() throws {
     #expect(try binfmtctl("doctor", "/bin/ls", "--platform", "linux/arm64").status == 2)
     #expect(try binfmtctl("doctor", "--root", "/").status == 2)
     #expect(try binfmtctl("doctor", "--platform", "windows/amd64").status == 2)
     #expect(try binfmtctl("doctor", "--platform", "linux/nonsense").status == 2)
+    #expect(try binfmtctl("doctor", "--probe-target").status == 2)
+    #expect(try binfmtctl("doctor", "/bin/true", "--probe-target", "--no-probe").status == 2)
   }
 }
