@@ -344,13 +344,27 @@ public struct Doctor: Sendable {
   static let binaryDirectories = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
 
   func pathFacts(_ path: String, root: String?) -> PathFacts {
-    let real: String
-    if let root {
-      real = (root.hasSuffix("/") ? String(root.dropLast()) : root) + (path.hasPrefix("/") ? path : "/" + path)
-    } else {
-      real = path
-    }
+    var real = path
     var f = PathFacts(path: path, node: .regular)
+    if let root {
+      // As an exec inside the root sees it: symlinks resolved there (openat2 RESOLVE_IN_ROOT).
+      let resolved: Result<String, Errno>
+      do {
+        resolved = try SystemRoot(SystemPaths(root: FilePath(pathBytes: root))).hostPath(of: path)
+      } catch {
+        f.node = .notRegular("cannot be looked up: \(error.message)")
+        return f
+      }
+      switch resolved {
+      case .success(let p): real = p
+      case .failure(let e) where e == .noSuchFileOrDirectory || e == .notDirectory:
+        f.node = .missing
+        return f
+      case .failure(let e):
+        f.node = .notRegular("cannot be opened inside \(root): \(e)")
+        return f
+      }
+    }
     f.hostPath = real
     let head: FileHead
     do { head = try FileHead.read(real) } catch {

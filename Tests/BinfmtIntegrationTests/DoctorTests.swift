@@ -677,6 +677,29 @@ import Testing
     #expect(m["cprobe"] == #""probe":{"ran":true,"result":"works"}"#, "\(m)")
   }
 
+  /// PATH under --root is resolved as an exec inside that root would: an absolute symlink
+  /// starts again at the root, and `..` cannot climb out of it (openat2 RESOLVE_IN_ROOT).
+  @Test func pathUnderRootIsResolvedInsideIt() throws {
+    let rootfs = Env.packageRoot.appendingPathComponent(".fixtures/rootfs-arm64").path
+    let r = try sandboxed(
+      Self.helpers + """
+        "$B" install aarch64 >/dev/null 2>&1
+        mkdir -p /run/r/usr/bin /run/r/opt/real && cp -a \(rootfs)/lib /run/r/lib
+        cp \(rootfs)/usr/bin/arch /run/r/opt/real/arch
+        ln -s /opt/real/arch /run/r/usr/bin/arch
+        ln -s ../../../../../../bin/true /run/r/usr/bin/escape
+        [ -e /opt/real/arch ] || echo "@hostlacks=yes"
+        doc a /usr/bin/arch --root /run/r
+        echo "@runs=$(chroot /run/r /usr/bin/arch)"
+        doc e /usr/bin/escape --root /run/r --no-probe
+        """)
+    let m = marks(r)
+    #expect(m["hostlacks"] == "yes", "\(m)")
+    #expect(m["arc"] == "0" && m["acodes"] == "", "\(m) \(r.stderr)")
+    #expect(m["runs"] == "aarch64", "\(m)")
+    #expect(m["erc"] == "1" && m["ecodes"] == "file-missing", "/bin/true inside /run/r: \(m)")
+  }
+
   @Test func usageErrors() throws {
     #expect(try binfmtctl("doctor", "/bin/ls", "--platform", "linux/arm64").status == 2)
     #expect(try binfmtctl("doctor", "--root", "/").status == 2)
