@@ -486,9 +486,7 @@ public enum DoctorRules {
           fix: installFix + ["sudo binfmtctl install --replace \(arch.name)"]))
       if host.root != nil { blocked = true }
     }
-    if let entry = table.entries.first(where: { $0.entry.name == winner.name })?.entry, f.exists {
-      interpreterReplaced(entry, arch: arch, host: host, into: &out)
-    }
+    if f.exists { interpreterReplaced(report.entry, arch: arch, host: host, into: &out) }
     if setid && !flags.contains(.credentials) {
       out.add(
         Finding(
@@ -585,8 +583,9 @@ public enum DoctorRules {
     if let b = host.boot { for f in boot(b) { out.add(f) } }
     privateInstance(host: host, into: &out)
     for e in t.entries where e.interpreter.exists {
-      let arch = host.catalog.architectures.first { $0.registration().match == e.entry.match }
-      interpreterReplaced(e.entry, arch: arch, host: host, into: &out)
+      let served = TableAnalysis.architectures(served: e.entry.registration, catalog: host.catalog)
+      interpreterReplaced(
+        e.entry, arch: served.count == 1 ? host.catalog.resolve(served[0]) : nil, host: host, into: &out)
     }
     if t.mounted {
       let live = t.entries.filter(\.entry.enabled).count

@@ -463,6 +463,8 @@ import Testing
         doc a "$F/busybox-arm64"
         echo "@awarn=$(grep -c '"interpreter-replaced"' /run/a.json)"
         echo "@aevidence=$(grep -A1 'interpreter-replaced' /run/a.txt | tail -1)"
+        doc s
+        echo "@sfix=$(python3 -c 'import json,sys; print(";".join(c for f in json.load(sys.stdin)["findings"] if f["code"]=="interpreter-replaced" for c in f["fix"]))' < /run/s.json)"
         runfix a
         doc b "$F/busybox-arm64"
         echo "@bwarn=$(grep -c '"interpreter-replaced"' /run/b.json)"
@@ -477,6 +479,8 @@ import Testing
     #expect(
       m["afix"]?.hasPrefix("sudo binfmtctl uninstall qemu-aarch64;sudo binfmtctl install aarch64;") == true, "\(m)")
     #expect(m["afixfailed"] == nil, "\(m)")
+    #expect(
+      m["src"] == "0" && m["sfix"] == "sudo binfmtctl uninstall qemu-aarch64;sudo binfmtctl install aarch64", "\(m)")
     #expect(m["brc"] == "0" && m["bwarn"] == "0" && m["flags"] == "flags: PF" && m["runs"] == "aarch64", "\(m)")
   }
 
