@@ -87,7 +87,8 @@ public struct Doctor: Sendable {
       let fresh = try diagnose(quick).fix.filter { c in !applied.contains { $0.command == c } && !notDone.contains(c) }
       var progressed = false
       for command in fresh {
-        guard let action = RepairAction.parse(command) else {
+        // The C flag hands setuid privileges to the emulator: a decision --fix leaves to a person.
+        guard let action = RepairAction.parse(command), !action.grantsCredentials else {
           notDone.append(command)
           continue
         }
@@ -104,7 +105,7 @@ public struct Doctor: Sendable {
     let after = try diagnose(r)
     // What the last diagnosis still asks for and --fix did not do is the user's.
     for c in after.fix where !notDone.contains(c) && !applied.contains(where: { $0.command == c && $0.error == nil }) {
-      if RepairAction.parse(c) == nil { notDone.append(c) }
+      if RepairAction.parse(c).map(\.grantsCredentials) ?? true { notDone.append(c) }
     }
     return RepairReport(applied: applied, notDone: notDone, after: after)
   }

@@ -10,6 +10,13 @@ public enum RepairAction: Sendable, Equatable {
   case mount
   case enableTable
 
+  /// An install with `--credentials` (the C flag: the emulator runs with setuid programs'
+  /// privileges). `doctor --fix` lists it instead of applying it.
+  public var grantsCredentials: Bool {
+    if case .install(_, _, _, let credentials, _) = self { return credentials }
+    return false
+  }
+
   /// The fix that turns binfmt_misc on as a whole (`globally-disabled`).
   public static let enableTableCommand = "echo 1 | sudo tee /proc/sys/fs/binfmt_misc/status"
 

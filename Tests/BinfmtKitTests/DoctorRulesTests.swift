@@ -365,6 +365,10 @@ struct DoctorRulesTests {
       RepairAction.parse("sudo binfmtctl persist --replace qemu-aarch64")
         == .persist(names: ["qemu-aarch64"], replace: true, includeNative: false))
     #expect(RepairAction.parse("sudo binfmtctl persist") == .persist(names: [], replace: false, includeNative: false))
+    #expect(
+      RepairAction.parse("sudo binfmtctl install --replace --flags POCF --credentials aarch64")?.grantsCredentials
+        == true)
+    #expect(RepairAction.parse("sudo binfmtctl install --replace aarch64")?.grantsCredentials == false)
     #expect(RepairAction.parse(DoctorRules.mountCommand) == .mount)
     #expect(RepairAction.parse(RepairAction.enableTableCommand) == .enableTable)
     // Not binfmtctl's, or not a command it prints.
