@@ -13,7 +13,9 @@ struct DoctorCommand: EngineCommand {
       No argument: the whole system (binfmt_misc, every entry, persistence).
       --message TEXT (or - for stdin): the error a user saw, explained before the checks.
       When the answer is "can run", a probe program for the architecture is executed
-      (--no-probe skips it). Nothing is changed: no registration, no mount, no file.
+      (--no-probe skips it). Nothing is changed: no registration, no mount, no file,
+      unless --fix: it applies the fixes that are binfmtctl's own, prints the others, and
+      diagnoses again (the exit status is the second diagnosis's).
       Exit status: 0 can run now (warnings allowed), 1 cannot, 2 bad usage.
       """)
 
@@ -25,6 +27,10 @@ struct DoctorCommand: EngineCommand {
   @Option(help: ArgumentHelp("The error message you saw; - reads it from stdin.", valueName: "text"))
   var message: String?
   @Flag(help: "Do not run the probe program.") var noProbe = false
+  @Flag(help: "Prove it by running PATH itself (no arguments, stdin /dev/null; inside --root when given).")
+  var probeTarget = false
+  @Flag(help: "Apply binfmtctl's own fixes (install, enable, replace, persist, mount), then diagnose again.")
+  var fix = false
   @OptionGroup var output: JSONOption
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { output.format }
@@ -32,12 +38,17 @@ struct DoctorCommand: EngineCommand {
   func validate() throws {
     if path != nil && platform != nil { throw ValidationError("give PATH or --platform, not both") }
     if root != nil && path == nil { throw ValidationError("--root needs a PATH inside it") }
+    if probeTarget && (path == nil || noProbe) {
+      throw ValidationError("--probe-target needs a PATH, and no --no-probe")
+    }
   }
 
   func report(_ context: EngineContext) throws -> any CommandReport {
     var text = message
     if message == "-" { text = CurrentProcess.readStandardInput(limit: 1 << 16) }
-    return try Doctor(context).diagnose(
-      .init(path: path, root: root, platform: platform, message: text, probe: !noProbe))
+    let request = Doctor.Request(
+      path: path, root: root, platform: platform, message: text, probe: !noProbe, probeTarget: probeTarget)
+    if fix { return try Doctor(context).repair(request) }
+    return try Doctor(context).diagnose(request)
   }
 }

@@ -51,6 +51,9 @@ public struct Finding: Sendable, Equatable {
     case notMounted = "not-mounted"
     case onlyMount = "only-mount"
     case globallyDisabled = "globally-disabled"
+    case privateInstance = "private-binfmt-misc"
+    case no32BitSupport = "no-compat-mode"
+    case segmentAlignment = "segment-alignment"
     case noHandler = "no-handler"
     case disabled
     case handler
@@ -62,6 +65,7 @@ public struct Finding: Sendable, Equatable {
     case noFixBinary = "no-F-flag"
     case interpreterMissingInRoot = "interpreter-missing-in-root"
     case dynamicWithF = "dynamic-interpreter-with-F"
+    case interpreterReplaced = "interpreter-replaced"
     case shadowed
     case unreadable
     // Running.
@@ -74,6 +78,9 @@ public struct Finding: Sendable, Equatable {
     case missingNow = "missing-now"
     case differsFromPersisted = "differs-from-persisted"
     case bootServiceOff = "boot-service-off"
+    case bootServiceMasked = "boot-service-masked"
+    case bootServiceExecMissing = "boot-service-exec-missing"
+    case tableFlushedAtBoot = "table-flushed-at-boot"
     case brokenConfig = "broken-config"
     // Proof.
     case probe

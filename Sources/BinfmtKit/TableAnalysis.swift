@@ -143,7 +143,7 @@ public enum TableAnalysis {
       tableProblems.append(
         Problem(
           .globallyDisabled, entry: nil, "binfmt_misc is disabled as a whole: no entry is used",
-          fix: "echo 1 | sudo tee /proc/sys/fs/binfmt_misc/status"))
+          fix: RepairAction.enableTableCommand))
     }
     for u in unreadable {
       tableProblems.append(Problem(.unreadable, entry: u.name, "cannot read entry: \(u.error)"))

@@ -95,6 +95,16 @@ public struct BinfmtMisc: Sendable {
     _ = umount2(paths.binfmtMisc.string, Int32(MNT_DETACH))
   }
 
+  /// echo 1 > status: binfmt_misc on as a whole (`doctor --fix` for globally-disabled).
+  public func enableTable() throws(BinfmtError) {
+    let path = paths.binfmtMisc.appending("status").string
+    switch BinfmtMisc.writeOnce(path, Array("1".utf8), noFollow: true) {
+    case nil: return
+    case .open(let e)?: throw accessError(e, at: path)
+    case .write(let e)?: throw errnoError(e, path: path, action: "cannot write 1 to")
+    }
+  }
+
   /// Only root (in its user namespace) can change binfmt_misc; say so before anything else.
   public static func requireRoot() throws(BinfmtError) {
     if !CurrentProcess.isRoot {
