@@ -37,9 +37,14 @@ public struct EntryEditor: Sendable {
     defer { _ = mount }
     if !bm.isMounted {
       if action.missingIsError {
+        // Mounting alone leaves an empty table: when every name is an architecture, installing
+        // it is the command that gets there (install mounts binfmt_misc itself).
+        let archs = names.compactMap { context.catalog.resolve($0) }
+        let fix =
+          !all && !names.isEmpty && archs.count == names.count
+          ? "sudo binfmtctl install " + archs.map(\.name).joined(separator: " ") : DoctorRules.mountCommand
         throw BinfmtError(
-          .notFound, "binfmt_misc is not mounted, so there are no entries", at: paths.binfmtMisc.string,
-          fix: "sudo binfmtctl install ARCH")
+          .notFound, "binfmt_misc is not mounted, so there are no entries", at: paths.binfmtMisc.string, fix: fix)
       }
       context.output.note("binfmt_misc is not mounted: nothing to \(action.rawValue)")
       return EntryActionReport(action: action, results: [], dryRun: dryRun, notMounted: true)

@@ -597,7 +597,7 @@ public enum DoctorRules {
     return out
   }
 
-  static let mountCommand = "sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"
+  public static let mountCommand = "sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"
 
   /// The qemu target an emulator's file name says it is (`qemu-arm-static` → arm; Debian's
   /// `aarch64-binfmt-P` → aarch64), or nil for other interpreters.

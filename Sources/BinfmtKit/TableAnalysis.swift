@@ -136,8 +136,7 @@ public enum TableAnalysis {
       tableProblems.append(
         Problem(
           .notMounted, entry: nil, "binfmt_misc is not mounted at /proc/sys/fs/binfmt_misc",
-          fix:
-            "sudo binfmtctl install ARCH mounts it; or: sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc")
+          fix: DoctorRules.mountCommand)
       )
     } else if !enabled {
       tableProblems.append(
