@@ -145,6 +145,7 @@ chmod 755 "$work"
 install -m 755 "$bin" "$work/binfmtctl"
 install -m 755 "$top/scripts/binfmt-sandbox.sh" "$work/binfmt-sandbox.sh"
 install -m 755 "$here/engine.sh" "$work/engine.sh"
+install -m 644 "$here/doctor.sh" "$work/doctor.sh"
 "$here/build-images.sh" "$work/images" > "$work/images.txt"
 # The POCF entry: `binfmtctl install --flags POCF --credentials` refuses it inside the sandbox
 # (the emulator is not owned by the sandbox's root), so the register string is generated
