@@ -46,6 +46,10 @@ struct DoctorCommand: EngineCommand {
       throw ValidationError("--image brings its own root file system and platform: not with --root or --platform")
     }
     if engine != nil && image == nil { throw ValidationError("--engine needs --image") }
+    // The engines would take it for an option.
+    if let image, image.isEmpty || image.hasPrefix("-") {
+      throw ValidationError("--image: '\(image)' is not an image reference")
+    }
   }
 
   func report(_ context: EngineContext) throws -> any CommandReport {

@@ -42,8 +42,10 @@ extension Doctor {
     var rootfsError: BinfmtError?
     var diagnosis: Diagnosis?
     do {
-      diagnosis = try withRootfs(ref, config: config, engine: engine) { (root, notes) throws(BinfmtError) in
-        try diagnoseProgram(r, ref: ref, config: config, engine: engine, root: root, notes: notes)
+      diagnosis = try CurrentProcess.deferringSignals { () throws(BinfmtError) in
+        try withRootfs(ref, config: config, engine: engine) { (root, notes) throws(BinfmtError) in
+          try diagnoseProgram(r, ref: ref, config: config, engine: engine, root: root, notes: notes)
+        }
       }
     } catch {
       rootfsError = error
@@ -98,7 +100,7 @@ extension Doctor {
     let dirs = context.searchPath.isEmpty ? ["/usr/local/bin", "/usr/bin", "/bin"] : context.searchPath
     for d in dirs {
       let p = (d.hasSuffix("/") ? d : d + "/") + name
-      if FileFacts(paths: SystemPaths()).interpreter(p).executable { return p }
+      if context.files.interpreter(p).executable { return p }
     }
     return nil
   }

@@ -32,7 +32,7 @@ import Testing
     esac
     case "$1" in
     create) echo 0123456789abcdef ;;
-    export) tar -cf "$3" -C "$FAKE_ROOT" . ;;
+    export) [ -z "$FAKE_SLOW" ] || sleep 2; tar -cf "$3" -C "$FAKE_ROOT" . ;;
     rm) ;;
     *) echo "stand-in engine: unexpected $*" >&2; exit 99 ;;
     esac
@@ -121,6 +121,22 @@ import Testing
     #expect(m["aimage"]?.contains("podman image mount: Error: cannot run command") == true, "\(m)")
     #expect(m["aimage"]?.contains("podman create + export") == true, "\(m)")
     #expect(m["calls"]?.contains("podman rm -f 0123456789abcdef;") == true, "\(m)")
+    #expect(m["tmp"] == "0", "\(m)")
+  }
+
+  /// SIGTERM while the export runs: the container is removed and the temporary directory
+  /// emptied first, then the signal ends binfmtctl.
+  @Test func aSignalWaitsForTheCleanUp() throws {
+    let m = try sandboxed(
+      """
+      export FAKE_SLOW=1
+      "$B" doctor --image localhost/fake:1 --engine docker > /dev/null 2>&1 &
+      pid=$!
+      sleep 1; kill -TERM $pid; wait $pid; echo "@rc=$?"
+      calls
+      """)
+    #expect(m["rc"] == "143", "\(m)")
+    #expect(m["calls"]?.contains("docker rm -f 0123456789abcdef;") == true, "\(m)")
     #expect(m["tmp"] == "0", "\(m)")
   }
 
