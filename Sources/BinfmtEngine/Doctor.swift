@@ -35,8 +35,7 @@ public struct Doctor: Sendable {
     if let image = r.image { return try diagnoseImage(r, image: image) }
     var findings: [Finding] = []
     let said = r.message.map(ErrorMessage.classify)
-    if let m = r.message {
-      let e = ErrorMessage.classify(m)
+    if let e = said {
       let about = e.subject.map { " about \($0)" } ?? ""
       findings.append(
         Finding(

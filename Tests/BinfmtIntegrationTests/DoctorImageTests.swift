@@ -23,7 +23,7 @@ import Testing
     case "$1 $2" in
     "image inspect")
       [ "$3" = localhost/fake:1 ] || { echo "Error: $3: image not known" >&2; exit 125; }
-      echo '[{"Id":"abc","Os":"linux","Architecture":"arm64","Variant":"v8","Config":{"Env":["PATH=/usr/bin:/bin"],"Cmd":['"${FAKE_CMD-\"uname\",\"-m\"}"'],"WorkingDir":""}}]'
+      echo '[{"Id":"abc","Os":"linux","Architecture":"'"${FAKE_ARCH-arm64}"'","Variant":"v8","Config":{"Env":["PATH=/usr/bin:/bin"],"Cmd":['"${FAKE_CMD-\"uname\",\"-m\"}"'],"WorkingDir":""}}]'
       exit 0 ;;
     "image mount")
       if [ -n "$FAKE_ROOTLESS" ]; then echo 'Error: cannot run command "podman image mount" in rootless mode' >&2; exit 125; fi
@@ -163,6 +163,18 @@ import Testing
     #expect(m["crc"] == "1" && m["cerrors"]?.hasPrefix("image-no-command") == true, "\(m)")
     // PATH given: that file inside the image.
     #expect(m["drc"] == "1" && m["dimage"]?.hasPrefix("runs /bin/busybox;") == true, "\(m)")
+  }
+
+  /// The image says s390x, its program is arm64: the program decides, with a warning.
+  @Test func platformMismatchIsAWarning() throws {
+    let m = try sandboxed(
+      """
+      "$B" install aarch64 > /dev/null 2>&1
+      export FAKE_ARCH=s390x
+      img a --image localhost/fake:1
+      """)
+    #expect(m["arc"] == "0" && m["aprobe"] == "works", "\(m)")
+    #expect(m["acodes"]?.hasPrefix("image image-platform-mismatch file elf handler") == true, "\(m)")
   }
 
   @Test func unknownImageOrNoEngineIsAUsageError() throws {
