@@ -17,7 +17,8 @@ struct DoctorCommand: EngineCommand {
       containers start (entrypoint/cmd, or PATH), checked inside its root file system.
       --message TEXT (or - for stdin): the error a user saw, explained before the checks.
       When the answer is "can run", a probe program for the architecture is executed
-      (--no-probe skips it). Nothing is changed: no registration, no mount, no file.
+      (--no-probe skips it). Nothing is changed: no registration, no mount, no file
+      (--image undoes its image mount or temporary container before it exits).
       Exit status: 0 can run now (warnings allowed), 1 cannot, 2 bad usage.
       """)
 
