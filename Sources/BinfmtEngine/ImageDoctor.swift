@@ -190,7 +190,7 @@ extension Doctor {
         at: Self.afterMessage(d, r))
       return d
     }
-    var path = Self.finalTarget(hit, in: systemRoot)
+    var path = Self.canonical(hit, in: systemRoot)
     var how = argv.joined(separator: " ")
     if path != program { how += " → \(path)" }
     // A script: the kernel runs its #! interpreter, whose binary is what binfmt_misc sees.
@@ -198,7 +198,7 @@ extension Doctor {
       case .script(let line) = FileFormat.sniff(head.bytes, size: head.size),
       line.refusal == nil, !line.crlf, systemRoot.leadsToRegularFile(line.interpreter)
     {
-      let interp = Self.finalTarget(line.interpreter, in: systemRoot)
+      let interp = Self.canonical(line.interpreter, in: systemRoot)
       how += ", a script for \(line.interpreter)" + (interp != line.interpreter ? " → \(interp)" : "")
       path = interp
     }
@@ -218,20 +218,30 @@ extension Doctor {
     return d
   }
 
-  /// Where the last component's symlinks lead inside the root (directories on the way are
-  /// resolved inside it by the lookups themselves).
-  static func finalTarget(_ path: String, in root: borrowing SystemRoot) -> String {
-    var p = path
-    for _ in 0..<40 {
-      guard case .symlink(let to) = root.node(p) else { break }
-      if to.hasPrefix("/") {
-        p = ImageConfig.clean(to)
-      } else {
-        let dir = p.split(separator: "/").dropLast().joined(separator: "/")
-        p = ImageConfig.clean("/" + dir + "/" + to)
+  /// `path` with every symlink on the way resolved inside the root, as chroot would (an
+  /// absolute link starts again at the root, `..` stops there): what is left has no symlink,
+  /// so the root's directory + it names the same file on this machine. 40 links at most, as
+  /// the kernel allows.
+  static func canonical(_ path: String, in root: borrowing SystemRoot) -> String {
+    var done: [Substring] = []
+    var todo: [Substring] = path.split(separator: "/").reversed()
+    var links = 0
+    while let c = todo.popLast() {
+      if c == "." { continue }
+      if c == ".." {
+        _ = done.popLast()
+        continue
       }
+      let here = "/" + (done + [c]).joined(separator: "/")
+      guard links < 40, case .symlink(let to) = root.node(here) else {
+        done.append(c)
+        continue
+      }
+      links += 1
+      if to.hasPrefix("/") { done = [] }
+      todo.append(contentsOf: to.split(separator: "/").reversed())
     }
-    return p
+    return "/" + done.joined(separator: "/")
   }
 
   /// The image says one platform and its program is built for another.

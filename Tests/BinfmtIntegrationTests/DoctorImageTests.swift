@@ -16,6 +16,7 @@ import Testing
     d=$(mktemp -d); mkdir -p $d/bin $d/root/bin $d/tmp
     cp "$F/busybox-arm64" $d/root/bin/busybox; chmod 755 $d/root/bin/busybox
     ln -s /bin/busybox $d/root/bin/uname; ln -s busybox $d/root/bin/sh
+    mkdir $d/root/usr; ln -s /bin $d/root/usr/bin
     printf '#!/bin/sh\nexec uname -m\n' > $d/root/entry.sh; chmod 755 $d/root/entry.sh
     cat > $d/bin/podman <<'EOF'
     #!/bin/sh
@@ -154,6 +155,8 @@ import Testing
       img c --image localhost/fake:1
       unset FAKE_CMD
       img d --image localhost/fake:1 /bin/busybox
+      # /usr/bin is an absolute link to /bin inside the image: followed there, not on this host.
+      img e --image localhost/fake:1 /usr/bin/busybox
       """)
     // No F: the emulator is not inside the image.
     #expect(m["arc"] == "1" && m["aerrors"] == "interpreter-missing-in-root", "\(m)")
@@ -163,6 +166,8 @@ import Testing
     #expect(m["crc"] == "1" && m["cerrors"]?.hasPrefix("image-no-command") == true, "\(m)")
     // PATH given: that file inside the image.
     #expect(m["drc"] == "1" && m["dimage"]?.hasPrefix("runs /bin/busybox;") == true, "\(m)")
+    #expect(m["erc"] == "1" && m["eerrors"] == "interpreter-missing-in-root", "\(m)")
+    #expect(m["eimage"]?.hasPrefix("runs /usr/bin/busybox → /bin/busybox;") == true, "\(m)")
   }
 
   /// The image says s390x, its program is arm64: the program decides, with a warning.
