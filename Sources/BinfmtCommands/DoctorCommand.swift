@@ -14,11 +14,11 @@ struct DoctorCommand: EngineCommand {
       --platform linux/arm64: can this host run that platform's programs and containers?
       No argument: the whole system (binfmt_misc, every entry, persistence).
       --image REF: a local podman or docker image: its platform, and the program its
-      containers start (entrypoint/cmd, or PATH), checked inside its root file system.
+      containers start (entrypoint/cmd, or PATH), checked inside its root file system
+      (an image mount or a temporary container, undone before it exits).
       --message TEXT (or - for stdin): the error a user saw, explained before the checks.
       When the answer is "can run", a probe program for the architecture is executed
-      (--no-probe skips it). Nothing is changed: no registration, no mount, no file
-      (--image undoes its image mount or temporary container before it exits).
+      (--no-probe skips it). Nothing is changed: no registration, no mount, no file.
       Exit status: 0 can run now (warnings allowed), 1 cannot, 2 bad usage.
       """)
 
