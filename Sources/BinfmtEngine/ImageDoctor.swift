@@ -40,14 +40,22 @@ extension Doctor {
   func diagnoseImage(_ r: Request, image ref: String) throws(BinfmtError) -> Diagnosis {
     let (engine, config) = try inspect(ref, engine: r.engine)
     var rootfsError: BinfmtError?
+    var diagnosisError: BinfmtError?
     var diagnosis: Diagnosis?
     do {
       diagnosis = try CurrentProcess.deferringSignals { () throws(BinfmtError) in
         try withRootfs(ref, config: config, engine: engine) { (root, notes) throws(BinfmtError) in
-          try diagnoseProgram(r, ref: ref, config: config, engine: engine, root: root, notes: notes)
+          do {
+            return try diagnoseProgram(r, ref: ref, config: config, engine: engine, root: root, notes: notes)
+          } catch {
+            diagnosisError = error
+            throw error
+          }
         }
       }
     } catch {
+      // Only a root file system that could not be read falls back to the platform.
+      if let diagnosisError { throw diagnosisError }
       rootfsError = error
     }
     if let diagnosis { return diagnosis }

@@ -32,7 +32,7 @@ import Testing
     "image unmount") exit 0 ;;
     esac
     case "$1" in
-    create) echo 0123456789abcdef ;;
+    create) [ -z "$FAKE_NOCREATE" ] || { echo "Error: no space left on device" >&2; exit 1; }; echo 0123456789abcdef ;;
     export) [ -z "$FAKE_SLOW" ] || sleep 2; tar -cf "$3" -C "$FAKE_ROOT" . ;;
     rm) ;;
     *) echo "stand-in engine: unexpected $*" >&2; exit 99 ;;
@@ -168,6 +168,25 @@ import Testing
     #expect(m["drc"] == "1" && m["dimage"]?.hasPrefix("runs /bin/busybox;") == true, "\(m)")
     #expect(m["erc"] == "1" && m["eerrors"] == "interpreter-missing-in-root", "\(m)")
     #expect(m["eimage"]?.hasPrefix("runs /usr/bin/busybox → /bin/busybox;") == true, "\(m)")
+  }
+
+  /// No root file system (the engine cannot create the container): the platform alone is
+  /// diagnosed, with a warning that says why the program was not.
+  @Test func unreadableRootFallsBackToThePlatform() throws {
+    let m = try sandboxed(
+      """
+      "$B" install aarch64 > /dev/null 2>&1
+      export FAKE_NOCREATE=1
+      img a --image localhost/fake:1 --engine docker
+      "$B" disable qemu-aarch64 > /dev/null 2>&1
+      img b --image localhost/fake:1 --engine docker
+      calls
+      """)
+    #expect(m["arc"] == "0" && m["aprobe"] == "works", "\(m)")
+    #expect(m["acodes"]?.hasPrefix("image-rootfs-unreadable handler") == true, "\(m)")
+    #expect(m["atarget"] == "localhost/fake:1", "\(m)")
+    #expect(m["brc"] == "1" && m["berrors"] == "disabled", "\(m)")
+    #expect(m["calls"]?.contains("docker rm") == false && m["tmp"] == "0", "\(m)")
   }
 
   /// The image says s390x, its program is arm64: the program decides, with a warning.
