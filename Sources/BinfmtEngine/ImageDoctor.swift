@@ -42,10 +42,10 @@ extension Doctor {
     var rootfsError: BinfmtError?
     var diagnosisError: BinfmtError?
     var diagnosis: Diagnosis?
-    do {
+    do throws(BinfmtError) {
       diagnosis = try CurrentProcess.deferringSignals { () throws(BinfmtError) in
         try withRootfs(ref, config: config, engine: engine) { (root, notes) throws(BinfmtError) in
-          do {
+          do throws(BinfmtError) {
             return try diagnoseProgram(r, ref: ref, config: config, engine: engine, root: root, notes: notes)
           } catch {
             diagnosisError = error
