@@ -11,6 +11,9 @@ want=()
 for a in "${archs[@]}"; do [ -s "$bin/busybox-$a" ] || want+=("busybox-static:$a"); done
 [ -s "$bin/hello-arm64" ] || want+=("hello:arm64")
 [ -s "$bin/hello-armhf" ] || want+=("hello:armhf")
+# A dynamically linked emulator (Debian's qemu-user, not -static): doctor's
+# dynamic-interpreter-with-F finding. Kept apart from bin/, which holds only foreign programs.
+[ -s "$fx/qemu-user/qemu-aarch64" ] || want+=("qemu-user:amd64")
 if [ ${#want[@]} -eq 0 ]; then echo "fixtures: cached in $bin"; exit 0; fi
 
 apt="$fx/apt"
@@ -48,6 +51,12 @@ for deb in "$fx/debs"/*.deb; do
   case "$name" in
     busybox-static) cp "$tmp/bin/busybox" "$bin/busybox-$arch.tmp" && mv "$bin/busybox-$arch.tmp" "$bin/busybox-$arch" ;;
     hello) cp "$tmp/usr/bin/hello" "$bin/hello-$arch.tmp" && mv "$bin/hello-$arch.tmp" "$bin/hello-$arch" ;;
+    qemu-user)
+      mkdir -p "$fx/qemu-user"
+      cp "$tmp/usr/bin/qemu-aarch64" "$fx/qemu-user/qemu-aarch64.tmp"
+      chmod 755 "$fx/qemu-user/qemu-aarch64.tmp"
+      mv "$fx/qemu-user/qemu-aarch64.tmp" "$fx/qemu-user/qemu-aarch64"
+      ;;
   esac
   rm -rf "$tmp"
 done

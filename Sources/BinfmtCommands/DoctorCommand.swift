@@ -18,11 +18,13 @@ struct DoctorCommand: EngineCommand {
       (an image mount or a temporary container, undone before it exits).
       --message TEXT (or - for stdin): the error a user saw, explained before the checks.
       When the answer is "can run", a probe program for the architecture is executed
-      (--no-probe skips it). Nothing is changed: no registration, no mount, no file.
+      (--no-probe skips it). Nothing is changed: no registration, no mount, no file,
+      unless --fix: it applies the fixes that are binfmtctl's own, prints the others, and
+      diagnoses again (the exit status is the second diagnosis's).
       Exit status: 0 can run now (warnings allowed), 1 cannot, 2 bad usage.
       """)
 
-  @Argument(help: "The file to diagnose.") var path: String?
+  @Argument(help: "The file to diagnose.", completion: .file()) var path: String?
   @Option(help: ArgumentHelp("The root file system PATH runs in (a container rootfs, a chroot).", valueName: "dir"))
   var root: String?
   @Option(help: ArgumentHelp("An OCI platform: linux/arm64, linux/arm/v7, linux/s390x …", valueName: "os/arch"))
@@ -36,6 +38,10 @@ struct DoctorCommand: EngineCommand {
   @Option(help: ArgumentHelp("The error message you saw; - reads it from stdin.", valueName: "text"))
   var message: String?
   @Flag(help: "Do not run the probe program.") var noProbe = false
+  @Flag(help: "Prove it by running PATH itself (no arguments, stdin /dev/null; inside --root when given).")
+  var probeTarget = false
+  @Flag(help: "Apply binfmtctl's own fixes (install, enable, replace, persist, mount), then diagnose again.")
+  var fix = false
   @OptionGroup var output: JSONOption
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { output.format }
@@ -43,8 +49,12 @@ struct DoctorCommand: EngineCommand {
   func validate() throws {
     if path != nil && platform != nil { throw ValidationError("give PATH or --platform, not both") }
     if root != nil && path == nil { throw ValidationError("--root needs a PATH inside it") }
-    if image != nil && (root != nil || platform != nil) {
-      throw ValidationError("--image brings its own root file system and platform: not with --root or --platform")
+    if probeTarget && (path == nil || noProbe) {
+      throw ValidationError("--probe-target needs a PATH, and no --no-probe")
+    }
+    if image != nil && (root != nil || platform != nil || probeTarget) {
+      throw ValidationError(
+        "--image brings its own root file system and platform: not with --root, --platform or --probe-target")
     }
     if engine != nil && image == nil { throw ValidationError("--engine needs --image") }
     // The engines would take it for an option.
@@ -56,9 +66,11 @@ struct DoctorCommand: EngineCommand {
   func report(_ context: EngineContext) throws -> any CommandReport {
     var text = message
     if message == "-" { text = CurrentProcess.readStandardInput(limit: 1 << 16) }
-    var request = Doctor.Request(path: path, root: root, platform: platform, message: text, probe: !noProbe)
+    var request = Doctor.Request(
+      path: path, root: root, platform: platform, message: text, probe: !noProbe, probeTarget: probeTarget)
     request.image = image
     request.engine = engine
+    if fix { return try Doctor(context).repair(request) }
     return try Doctor(context).diagnose(request)
   }
 }

@@ -10,7 +10,7 @@ struct Emulators: EngineCommand {
 
   @Option(help: "Also look in this directory (repeatable).") var qemuDir: [String] = []
   @Option(help: "Also report this emulator file (for one architecture: --arch).") var emulator: String?
-  @Option(help: "The architecture --emulator runs.") var arch: String?
+  @Option(help: "The architecture --emulator runs.", completion: Complete.architectures) var arch: String?
   @OptionGroup var output: JSONOption
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { output.format }

@@ -4,7 +4,9 @@ import BinfmtKit
 
 /// What `uninstall`, `enable` and `disable` select.
 struct EntrySelectionOptions: ParsableArguments {
-  @Argument(help: "Entry names (as in `binfmtctl status`) or architectures.") var names: [String] = []
+  @Argument(
+    help: "Entry names (as in `binfmtctl status`) or architectures.", completion: Complete.entriesAndArchitectures)
+  var names: [String] = []
   @Flag(help: "Every entry binfmtctl manages (qemu entries); never foreign ones.") var all = false
   @Flag(help: "Print what would change; change nothing.") var dryRun = false
   @OptionGroup var output: JSONOption

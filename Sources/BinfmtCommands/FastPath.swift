@@ -87,7 +87,9 @@ enum FastPath: Equatable {
     case .boot:
       return try engine(false, "boot", wait: Units.bootLockWait) { BootReconciler($0).run() }
     case .status(let json):
-      return try engine(json, "status") { StatusReport(snapshot: TableSnapshot.read($0, withPersistence: true)) }
+      return try engine(json, "status") {
+        StatusReport(snapshot: TableSnapshot.read($0, withPersistence: true, mountInContainer: true))
+      }
     case .archList(let json):
       return try engine(json, "list") { ArchitectureList($0) }
     case .inspect(let json, let paths):

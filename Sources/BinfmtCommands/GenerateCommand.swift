@@ -14,7 +14,8 @@ struct Generate: EngineCommand {
       through qemu.
       """)
 
-  @Argument(help: "Architectures (any name `binfmtctl arch list` shows).") var architectures: [String] = []
+  @Argument(help: "Architectures (any name `binfmtctl arch list` shows).", completion: Complete.architectures)
+  var architectures: [String] = []
   @Flag(help: "Every catalog architecture.") var all = false
   @Flag(help: "Also generate entries for the host's own family.") var includeNative = false
   @Option(help: "binfmt_misc flags, from POCF (default: PF). C needs --credentials.") var flags: String?

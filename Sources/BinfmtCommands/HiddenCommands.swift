@@ -26,11 +26,13 @@ struct PrintUnit: EngineCommand {
   static let configuration = CommandConfiguration(commandName: "_unit", shouldDisplay: false)
   @Argument var kind: String
   @Option var exec: String = Units.defaultExec
+  /// The text for a vendor unit directory (`make install`, the .deb), without persist's marker.
+  @Flag var packaged = false
   @OptionGroup var globals: GlobalOptions
 
   func report(_ context: EngineContext) throws -> any CommandReport {
     switch kind {
-    case "systemd": return PlainText(text: Units.systemdService(exec: exec))
+    case "systemd": return PlainText(text: Units.systemdService(exec: exec, packaged: packaged))
     case "openrc": return PlainText(text: Units.openrcScript(exec: exec))
     default: throw ValidationError("systemd or openrc")
     }

@@ -8,7 +8,7 @@ struct Inspect: EngineCommand {
     abstract: "Tell what architecture, ABI and loader each file needs, and how this host would run it.",
     discussion: "Exit status: 0 when every path is an ELF file or a sound script, 1 when any path is not.")
 
-  @Argument(help: "Files to inspect.") var paths: [String]
+  @Argument(help: "Files to inspect.", completion: .file()) var paths: [String]
   @OptionGroup var output: JSONOption
   @OptionGroup var globals: GlobalOptions
   var format: OutputFormat { output.format }

@@ -12,13 +12,21 @@ struct Install: EngineCommand {
       same architecture, is refused with the difference unless --replace, which replaces exactly
       those entries. Default flags: PF (see README).
       Exit status: 0 done (or nothing to do), 1 some entries failed, 2 bad usage, 3 no emulator,
-      4 the system refused (not root, read-only /proc/sys; or the lock stayed held by another
-      binfmtctl longer than --wait), 5 conflicts with live entries.
+      4 the system refused (not root, read-only /proc/sys; the lock stayed held by another
+      binfmtctl longer than --wait; or, as a container's init, its own mount of binfmt_misc
+      would be the only one, so the entries would vanish on exit), 5 conflicts with live entries.
+      `--install all` and `--install arm64,riscv64` (tonistiigi/binfmt's arguments, as buildx's
+      kubernetes driver passes them to its qemu.image) mean `install --all` and `install arm64 riscv64`.
       """)
 
   @OptionGroup var entries: EntryDefinitionOptions
   @Flag(help: "Replace live entries that differ or match the same architecture.") var replace = false
   @Flag(help: "Print what would be written; change nothing.") var dryRun = false
+  @Flag(
+    help:
+      "Register even when binfmtctl's own mount of binfmt_misc is the only one and it is its container's init (the entries vanish when it exits)."
+  )
+  var ephemeral = false
   @OptionGroup var lock: LockOptions
   @OptionGroup var output: JSONOption
   @OptionGroup var globals: GlobalOptions
@@ -31,6 +39,6 @@ struct Install: EngineCommand {
 
   func report(_ context: EngineContext) throws -> any CommandReport {
     guard let request = entries.request else { throw ValidationError("name at least one architecture, or --all") }
-    return try Installer(context).install(request, replace: replace, dryRun: dryRun)
+    return try Installer(context, allowEphemeralMount: ephemeral).install(request, replace: replace, dryRun: dryRun)
   }
 }

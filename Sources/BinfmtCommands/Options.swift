@@ -42,7 +42,8 @@ enum NamesOrAll {
 
 /// What `install` and `persist` build entries from.
 struct EntryDefinitionOptions: ParsableArguments {
-  @Argument(help: "Architectures (any name `binfmtctl arch list` shows).") var architectures: [String] = []
+  @Argument(help: "Architectures (any name `binfmtctl arch list` shows).", completion: Complete.architectures)
+  var architectures: [String] = []
   @Flag(help: "Every architecture that has an emulator installed.") var all = false
   @Flag(help: "Also the host's own family (e.g. i386 on x86_64).") var includeNative = false
   @Option(help: "binfmt_misc flags, from POCF (default: PF). C needs --credentials.") var flags: String?

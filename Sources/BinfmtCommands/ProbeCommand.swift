@@ -13,7 +13,7 @@ struct Probe: EngineCommand {
       Exit status: 0 when every probe works, 1 when any does not, 2 bad usage, 3 nothing to probe.
       """)
 
-  @Argument(help: "Architectures to probe.") var architectures: [String] = []
+  @Argument(help: "Architectures to probe.", completion: Complete.architectures) var architectures: [String] = []
   @Option(help: "Seconds before a probe counts as hung (1 to \(ProbeRunner.maxTimeoutSeconds)).") var timeout: Int = 10
   @Option(help: "Directory for the probe files (default: $TMPDIR or /tmp; must allow exec).") var dir: String?
   @OptionGroup var output: JSONOption

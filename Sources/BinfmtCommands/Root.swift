@@ -34,7 +34,7 @@ struct Binfmtctl: ParsableCommand {
     version: BuildInfo.versionLine,
     subcommands: [
       Status.self, Install.self, Uninstall.self, Enable.self, Disable.self, Probe.self, Persist.self,
-      Unpersist.self, Boot.self, Emulators.self, Inspect.self, Scan.self,
+      Unpersist.self, Boot.self, Watch.self, Emulators.self, Inspect.self, Scan.self,
       Generate.self, ArchCommand.self, DoctorCommand.self, RegisterRaw.self, PrintUnit.self,
     ])
 }
@@ -62,7 +62,7 @@ public enum BinfmtctlMain {
     let output = OutputSink.standard
     var status: ExitStatus
     do {
-      let args = arguments ?? CurrentProcess.arguments
+      let args = CompatArguments.translate(arguments ?? CurrentProcess.arguments)
       if let route = FastPath.route(args), CurrentProcess.environment(FastPath.disableVariable) == nil {
         // `boot` at every boot, `--version`, `status`, `arch list` and `inspect` in scripts:
         // straight to the engine, without building the parser (FastPath says why).
@@ -112,5 +112,29 @@ public enum BinfmtctlMain {
       return ExitStatus.of(e)
     }
     return r.partialFailure ? .partial : .ok
+  }
+}
+
+/// tonistiigi/binfmt's arguments, so its image name can be swapped for binfmtctl's where a
+/// tool runs it with fixed arguments (buildx's kubernetes driver runs its `qemu.image` with
+/// `--install all`): `--install LIST` is `install`, `--uninstall LIST` is `uninstall`, LIST
+/// comma-separated, `all` meaning `--all`. Anything else passes through unchanged.
+enum CompatArguments {
+  static func translate(_ args: [String]) -> [String] {
+    guard let first = args.first else { return args }
+    var rest = Array(args.dropFirst())
+    var list: String
+    let command: String
+    if let eq = first.firstIndex(of: "="), ["--install", "--uninstall"].contains(String(first[..<eq])) {
+      command = first.hasPrefix("--install=") ? "install" : "uninstall"
+      list = String(first[first.index(after: eq)...])
+    } else if first == "--install" || first == "--uninstall", !rest.isEmpty {
+      command = String(first.dropFirst(2))
+      list = rest.removeFirst()
+    } else {
+      return args
+    }
+    let names = list.split(separator: ",").map(String.init)
+    return [command] + (names.contains("all") ? ["--all"] : names) + rest
   }
 }

@@ -13,6 +13,6 @@ struct Status: EngineCommand {
   var format: OutputFormat { output.format }
 
   func report(_ context: EngineContext) throws -> any CommandReport {
-    StatusReport(snapshot: TableSnapshot.read(context, withPersistence: true))
+    StatusReport(snapshot: TableSnapshot.read(context, withPersistence: true, mountInContainer: true))
   }
 }

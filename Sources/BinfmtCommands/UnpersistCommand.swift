@@ -17,7 +17,8 @@ struct Unpersist: EngineCommand {
       binfmtctl held the lock longer than --wait).
       """)
 
-  @Argument(help: "Entry names or architectures.") var names: [String] = []
+  @Argument(help: "Entry names or architectures.", completion: Complete.entriesAndArchitectures) var names: [String] =
+    []
   @Flag(help: "Everything persist added, including the boot service.") var all = false
   @Option(help: "Root of an offline system image.") var root: String?
   @Flag(help: "Print what would change; change nothing.") var dryRun = false

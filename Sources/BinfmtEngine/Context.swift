@@ -71,11 +71,18 @@ public struct EngineContext: Sendable {
   /// The running system.
   public static func live(hostMachine: String? = nil, output: OutputSink = .standard) -> EngineContext {
     EngineContext(
-      paths: SystemPaths(), hostMachine: hostMachine ?? unameMachine(), catalog: .standard, output: output,
+      paths: SystemPaths(binfmtMisc: binfmtMiscOverride() ?? SystemPaths.defaultBinfmtMisc),
+      hostMachine: hostMachine ?? unameMachine(), catalog: .standard, output: output,
       isSystemdBooted: { Systemd.booted() },
       searchPath: ByteText.split(CurrentProcess.environment("PATH") ?? "", UInt8(ascii: ":")).filter {
         $0.hasPrefix("/")
       })
+  }
+
+  /// `$BINFMTCTL_BINFMT_MISC`, when it names an absolute path.
+  static func binfmtMiscOverride() -> String? {
+    guard let v = CurrentProcess.environment(SystemPaths.binfmtMiscVariable), v.hasPrefix("/") else { return nil }
+    return v
   }
 
   /// The table lock, waited for as `lockWait` says; after a second of waiting, one note says
@@ -86,6 +93,9 @@ public struct EngineContext: Sendable {
         "waiting for the lock held by \(holder.map(\.description) ?? "another process"), up to \(lockWait.seconds) s")
     }
   }
+
+  /// Whether this process is a container's init or inside one (marker files under the root).
+  public var container: ContainerFacts { ContainerFacts.detect(paths) }
 
   /// Files under the root: interpreters, emulators, writability.
   public var files: FileFacts { FileFacts(paths: paths) }

@@ -14,17 +14,22 @@ public struct Doctor: Sendable {
     public var platform: String?
     public var message: String?
     public var probe: Bool
+    /// `--probe-target`: run PATH itself (inside `root`) as the proof, not the probe program.
+    public var probeTarget: Bool
     /// `--image REF` (ImageDoctor.swift) and the engine to ask (nil: podman, then docker).
     public var image: String? = nil
     public var engine: ContainerEngineKind? = nil
     /// How findings name `root` (an image's root file system is a temporary path).
     public var rootShownAs: String? = nil
-    public init(path: String?, root: String?, platform: String?, message: String?, probe: Bool) {
+    public init(
+      path: String?, root: String?, platform: String?, message: String?, probe: Bool, probeTarget: Bool = false
+    ) {
       self.path = path
       self.root = root
       self.platform = platform
       self.message = message
       self.probe = probe
+      self.probeTarget = probeTarget
     }
   }
 
@@ -69,12 +74,83 @@ public struct Doctor: Sendable {
     let blocked = findings.contains { $0.severity == .error }
     if !r.probe {
       summary = .skipped
+    } else if r.probeTarget, !blocked, let path = r.path {
+      let (finding, s) = proof(target: path, root: r.root)
+      findings.append(finding)
+      summary = s
     } else if !blocked, let arch = outcome.probeArchitecture {
       let (finding, s) = proof(arch)
       findings.append(finding)
       summary = s
     }
     return Diagnosis(target: target, findings: findings, probe: summary, runsVia: outcome.runsVia)
+  }
+
+  /// `doctor --fix`: diagnoses, applies each printed fix that is binfmtctl's own (each under
+  /// the table lock, as the command it stands for takes it), leaves the rest to the user, and
+  /// diagnoses again; the second diagnosis decides the exit status.
+  /// A fixed state can reveal the next finding (binfmt_misc on, then the entry is disabled;
+  /// installed, then lost at reboot), so it goes round again, each command at most once.
+  public func repair(_ r: Request) throws(BinfmtError) -> RepairReport {
+    var quick = r
+    quick.probe = false
+    var applied: [RepairReport.Applied] = []
+    var notDone: [String] = []
+    for _ in 0..<Self.repairRounds {
+      let fresh = try diagnose(quick).fix.filter { c in !applied.contains { $0.command == c } && !notDone.contains(c) }
+      var progressed = false
+      for command in fresh {
+        // The C flag hands setuid privileges to the emulator: a decision --fix leaves to a person.
+        guard let action = RepairAction.parse(command), !action.grantsCredentials else {
+          notDone.append(command)
+          continue
+        }
+        do throws(BinfmtError) {
+          try apply(action)
+          applied.append(.init(command: command, error: nil))
+          progressed = true
+        } catch {
+          applied.append(.init(command: command, error: error.message))
+        }
+      }
+      if !progressed { break }
+    }
+    let after = try diagnose(r)
+    // What the last diagnosis still asks for and --fix did not do is the user's.
+    for c in after.fix where !notDone.contains(c) && !applied.contains(where: { $0.command == c && $0.error == nil }) {
+      if RepairAction.parse(c).map(\.grantsCredentials) ?? true { notDone.append(c) }
+    }
+    return RepairReport(applied: applied, notDone: notDone, after: after)
+  }
+
+  static let repairRounds = 4
+
+  func apply(_ action: RepairAction) throws(BinfmtError) {
+    switch action {
+    case .install(let names, let replace, let flags, let credentials, let includeNative):
+      _ = try Installer(context).install(
+        EntryRequest(names: names, includeNative: includeNative, flags: flags, credentials: credentials),
+        replace: replace, dryRun: false)
+    case .uninstall(let name):
+      _ = try EntryEditor(context).apply(.remove, names: [name], all: false, dryRun: false)
+    case .enable(let name):
+      _ = try EntryEditor(context).apply(.enable, names: [name], all: false, dryRun: false)
+    case .persist(let names, let replace, let includeNative):
+      _ = try Persister(context).persist(
+        Persister.Request(
+          entries: names.isEmpty ? nil : EntryRequest(names: names, includeNative: includeNative), root: nil,
+          initSystem: nil, execPath: nil, replace: replace, noRegister: false, dryRun: false))
+    case .mount:
+      try BinfmtMisc.requireRoot()
+      let lock = try context.lockTable()
+      defer { _ = lock }
+      try BinfmtMisc(paths: context.paths).ensureMounted()
+    case .enableTable:
+      try BinfmtMisc.requireRoot()
+      let lock = try context.lockTable()
+      defer { _ = lock }
+      try BinfmtMisc(paths: context.paths).enableTable()
+    }
   }
 
   /// `linux/arm64`, `linux/arm/v7`, `arm64`: an OCI platform or any catalog name.
@@ -93,6 +169,57 @@ public struct Doctor: Sendable {
     return try catalog.resolve(names: [platform])[0]
   }
 
+  /// `--probe-target`: runs the file itself, with no arguments and stdin from /dev/null (inside
+  /// `root`: chrooted there in a private mount namespace). Whatever it then does, the kernel
+  /// started it; only an exec failure is a failed proof.
+  func proof(target path: String, root: String?) -> (Finding, ProbeSummary) {
+    let r: ChildResult
+    let place: String
+    if let root {
+      do throws(BinfmtError) {
+        r = try Spawn.runInRoot(
+          root, path, [path], environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+      } catch {
+        return (
+          Finding(
+            .probe, .warning, "\(path) was not run inside \(root): \(error.message)",
+            evidence: error.cause.map { "\($0)" } ?? error.message),
+          ProbeSummary(ran: false, result: ProbeStatus.cannotRun.rawValue)
+        )
+      }
+      place = "inside \(root) (private mount namespace, chroot)"
+    } else {
+      r = Spawn.run(path, [path])
+      place = "on this host"
+    }
+    let said = (r.stdout + r.stderr).split(separator: "\n").first.map { "; it printed: \($0.prefix(120))" } ?? ""
+    switch r.outcome {
+    case .exited(let code):
+      return (
+        Finding(.probe, .ok, "proof: \(path) itself ran \(place)", evidence: "exit status \(code)\(said)"),
+        ProbeSummary(ran: true, result: ProbeStatus.works.rawValue)
+      )
+    case .signaled(let sig):
+      return (
+        Finding(
+          .probe, .ok, "proof: \(path) itself started \(place)", evidence: "it was killed by signal \(sig)\(said)"),
+        ProbeSummary(ran: true, result: ProbeStatus.works.rawValue)
+      )
+    case .timedOut:
+      return (
+        Finding(.probe, .ok, "proof: \(path) itself started \(place)", evidence: "still running after 10 s; stopped"),
+        ProbeSummary(ran: true, result: ProbeStatus.works.rawValue)
+      )
+    case .execFailed(let e):
+      let status: ProbeStatus =
+        e == .execFormatError ? .execFormatError : e == .noSuchFileOrDirectory ? .interpreterMissing : .cannotRun
+      return (
+        Finding(.probe, .error, "\(path) itself did not start \(place): \(e)", evidence: "execve(2) failed"),
+        ProbeSummary(ran: true, result: status.rawValue)
+      )
+    }
+  }
+
   /// Runs the probe program for `arch` through the kernel, as `probe` does.
   func proof(_ arch: Architecture) -> (Finding, ProbeSummary) {
     let table = BinfmtMiscTable.read(context.paths)
@@ -100,7 +227,7 @@ public struct Doctor: Sendable {
     let result: ProbeResult
     do {
       let dir = try TemporaryDirectory(in: tmp, prefix: "binfmtctl-doctor")
-      result = ProbeRunner(context).probe(arch, in: dir, table: table, timeoutSeconds: 10)
+      result = ProbeRunner(context).probe(arch, in: dir, table: table, timeoutSeconds: 10, confine: true)
     } catch {
       return (
         Finding(
@@ -109,12 +236,17 @@ public struct Doctor: Sendable {
       )
     }
     let summary = ProbeSummary(ran: true, result: result.status.rawValue)
+    if result.status == .execFormatError,
+      let f = DoctorRules.compat32(arch, catalog: context.catalog, hostMachine: context.hostMachine)
+    {
+      return (f, summary)
+    }
     switch result.status {
     case .works:
       return (
         Finding(
           .probe, .ok,
-          "proof: binfmtctl's \(arch.name) probe program ran \(result.via == "native" ? "natively" : "via " + result.via)",
+          "proof: binfmtctl's \(arch.name) probe program ran \(result.via == "native" ? "natively" : "via " + result.via) in \(result.proof)",
           evidence: result.detail), summary
       )
     case .cannotRun, .noProbeProgram:
@@ -148,10 +280,66 @@ public struct Doctor: Sendable {
     }
     var emulators: [String] = []
     if let arch, EmulatorDiscovery(context).choose(for: arch, extraDirectories: []) != nil { emulators = [arch.name] }
-    return HostFacts(
+    var facts = HostFacts(
       hostMachine: context.hostMachine, catalog: context.catalog, kernelSupport: snap.kernelSupport, table: snap.report,
       bootProblems: boot, packages: PackageManager.detect(osRelease: os), root: root, interpretersInRoot: inRoot,
       emulatorsInstalled: emulators)
+    facts.pageSize = Namespaces.pageSize
+    if let view = snap.boot { facts.boot = bootFacts(view) }
+    if snap.report.mounted && snap.report.entries.isEmpty {
+      facts.privateInstance = Namespaces.userNamespaceEvidence(context.paths)
+    }
+    for e in snap.report.entries where e.entry.flags.contains(.fixBinary) {
+      guard let registered = changeTime(context.paths.binfmtMisc.appending(e.entry.name)),
+        let changed = changeTime(context.paths.path(e.entry.interpreter))
+      else { continue }
+      facts.entryTimes[e.entry.name] = (registered, changed)
+    }
+    return facts
+  }
+
+  /// Masks, ExecStart and flushing units of a systemd system (nothing for other inits).
+  func bootFacts(_ view: TableSnapshot.BootView) -> BootFacts {
+    var b = BootFacts(initSystem: view.initSystem, persistedFiles: view.ourFiles.count)
+    guard view.initSystem == .systemd, !view.ourFiles.isEmpty, let root = try? SystemRoot(context.paths) else {
+      return b
+    }
+    let etc = "/etc/systemd/system"
+    let unit = PersistLayout.unitPath
+    b.ourUnitMasked = root.node(unit) == .symlink(to: "/dev/null")
+    b.systemdBinfmtMasked = root.node("\(etc)/systemd-binfmt.service") == .symlink(to: "/dev/null")
+    b.ourUnitEnabled = root.node(PersistLayout.wantsLink) == .symlink(to: unit)
+    if case .file(let text) = root.node(unit), let exec = BootFacts.execProgram(text) {
+      b.ourExec = exec
+      b.ourExecFound = root.leadsToRegularFile(exec)
+    }
+    // Enabled units: the links in /etc/systemd/system/*.wants (a few dozen files at most).
+    var seen: Set<String> = [Units.systemdName, "systemd-binfmt.service"]
+    for dir in (root.directoryEntries(etc) ?? []).sorted() where dir.hasSuffix(".wants") {
+      for name in (root.directoryEntries("\(etc)/\(dir)") ?? []).sorted() where name.hasSuffix(".service") {
+        guard seen.insert(name).inserted else { continue }
+        let file =
+          ["\(etc)/\(name)", "/usr/lib/systemd/system/\(name)", "/lib/systemd/system/\(name)"].first {
+            if case .file = root.node($0) { return true }
+            return false
+          } ?? "\(etc)/\(dir)/\(name)"
+        guard case .file(let text) = root.node(file), !text.contains("Before=\(Units.systemdName)") else { continue }
+        for line in text.split(separator: "\n") where line.hasPrefix("Exec") && BootFacts.flushes(String(line)) {
+          b.flushers.append(.init(unit: name, file: file, line: String(line)))
+          break
+        }
+      }
+    }
+    // A drop-in that orders systemd-binfmt (which flushes when it starts) after ours.
+    let dropins = "\(etc)/systemd-binfmt.service.d"
+    for name in (root.directoryEntries(dropins) ?? []).sorted() where name.hasSuffix(".conf") {
+      guard case .file(let text) = root.node("\(dropins)/\(name)") else { continue }
+      for line in text.split(separator: "\n") where line.hasPrefix("After=") && line.contains(Units.systemdName) {
+        b.flushers.append(.init(unit: "systemd-binfmt.service", file: "\(dropins)/\(name)", line: String(line)))
+        break
+      }
+    }
+    return b
   }
 
   /// Whether `path` leads to a regular file inside `root` (nil: this system's root), every
@@ -166,14 +354,32 @@ public struct Doctor: Sendable {
     }
   }
 
+  /// Where a missing `#!` interpreter's namesake is looked for, in the order of a default PATH.
+  static let binaryDirectories = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
+
   func pathFacts(_ path: String, root: String?) -> PathFacts {
-    let real: String
-    if let root {
-      real = (root.hasSuffix("/") ? String(root.dropLast()) : root) + (path.hasPrefix("/") ? path : "/" + path)
-    } else {
-      real = path
-    }
+    var real = path
     var f = PathFacts(path: path, node: .regular)
+    if let root {
+      // As an exec inside the root sees it: symlinks resolved there (openat2 RESOLVE_IN_ROOT).
+      let resolved: Result<String, Errno>
+      do {
+        resolved = try SystemRoot(SystemPaths(root: FilePath(pathBytes: root))).hostPath(of: path)
+      } catch {
+        f.node = .notRegular("cannot be looked up: \(error.message)")
+        return f
+      }
+      switch resolved {
+      case .success(let p): real = p
+      case .failure(let e) where e == .noSuchFileOrDirectory || e == .notDirectory:
+        f.node = .missing
+        return f
+      case .failure(let e):
+        f.node = .notRegular("cannot be opened inside \(root): \(e)")
+        return f
+      }
+    }
+    f.hostPath = real
     let head: FileHead
     do { head = try FileHead.read(real) } catch {
       if error.errno == .noSuchFileOrDirectory || error.errno == .notDirectory {
@@ -195,7 +401,13 @@ public struct Doctor: Sendable {
     f.multiCall = [base, resolvedBase].contains { $0.hasPrefix("busybox") || $0.hasPrefix("toybox") }
     switch FileFormat.sniff(head.bytes, size: head.size) {
     case .script(let line) where line.problem == nil:
-      f.scriptInterpreterFound = found(line.interpreter, root: root)
+      let present = found(line.interpreter, root: root)
+      f.scriptInterpreterFound = present
+      if !present, let name = line.interpreter.split(separator: "/").last {
+        f.scriptInterpreterAlternative = Self.binaryDirectories.lazy.map { "\($0)/\(name)" }.first {
+          $0 != line.interpreter && found($0, root: root)
+        }
+      }
     case .elf:
       guard let h = try? ELFHeader.decode(head.bytes) else { break }
       let segments: ELFSegments
@@ -203,6 +415,7 @@ public struct Doctor: Sendable {
         f.elfError = error.message
         break
       }
+      f.loads = segments.programHeaders.filter { $0.type == ELFProgramHeader.load }
       guard let loader = segments.interpreter else { break }
       f.loader = loader
       var present = found(loader, root: root)

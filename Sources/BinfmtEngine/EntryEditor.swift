@@ -33,6 +33,8 @@ public struct EntryEditor: Sendable {
   {
     let paths = context.paths
     let bm = BinfmtMisc(paths: paths)
+    let mount = ContainerMount(context, enabled: !dryRun)
+    defer { _ = mount }
     if !bm.isMounted {
       if action.missingIsError {
         throw BinfmtError(

@@ -86,7 +86,9 @@ public struct Inspector: Sendable {
     }
     let segments: ELFSegments
     do { segments = try LibELF.readSegments(path: path) } catch {
-      return InspectResult(path: path, body: .failure(error.message))
+      // The one error here with a fix: libelf1 missing (a binary copied without its Depends).
+      return InspectResult(
+        path: path, body: .failure(error.fix.map { "\(error.message); fix: \($0)" } ?? error.message))
     }
     let abi = ELFABI.decode(header)
     let arch = context.catalog.architecture(for: header)

@@ -64,7 +64,14 @@ extension InstallStep {
 /// Builds entries and registers them: the engine of `install`, and of `persist`'s "now".
 public struct Installer: Sendable {
   public let context: EngineContext
-  public init(_ context: EngineContext) { self.context = context }
+  /// Register even when binfmtctl's own mount is the instance's only one and this process is
+  /// its container's init, so the entries vanish when it exits (`install --ephemeral`; `watch`,
+  /// which keeps them while it runs).
+  public var allowEphemeralMount = false
+  public init(_ context: EngineContext, allowEphemeralMount: Bool = false) {
+    self.context = context
+    self.allowEphemeralMount = allowEphemeralMount
+  }
 
   /// The C flag's rule (install, persist, generate): the interpreter and every directory above
   /// it are root's alone, since it runs with the privileges of every setuid program it starts.
@@ -83,6 +90,17 @@ public struct Installer: Sendable {
     let host = context.hostMachine
     let files = context.files
     let flagSet = try BinfmtFlags.option(request.flags, credentials: request.credentials)
+    if !flagSet.contains(.fixBinary) && context.container.isPID1 {
+      // As a container's init (`podman run IMAGE install`) the emulators are that image's
+      // files: without F the kernel looks their path up at every exec, in the root of the
+      // program it runs (the host's, another container's), where they are not. Markers alone
+      // (`/.dockerenv`) do not decide it: hosts that are themselves containers have their
+      // emulators in their own root.
+      throw BinfmtError(
+        .invalidInput,
+        "as a container's init binfmtctl registers every entry with F: without F the kernel looks for the emulator in the root of each program it runs, and it is this container's file",
+        at: "--flags", fix: "leave out --flags (default PF), or add F to them")
+    }
     var skipped: [(String, String)] = []
     var archs: [Architecture]
     if let names = request.names {
@@ -177,7 +195,23 @@ public struct Installer: Sendable {
     let paths = context.paths
     let bm = BinfmtMisc(paths: paths)
     try BinfmtMisc.requireRoot()
-    try bm.ensureMounted()
+    let mounted = try bm.ensureMounted()
+    if case .mounted(let newInstance) = mounted {
+      switch MountLifetime.decide(newInstance: newInstance, container: context.container) {
+      case .lasting: break
+      case .untilContainerStops:
+        context.output.warning(
+          "\(MountLifetime.onlyMountMessage); to keep them, \(MountLifetime.keepFix)")
+      case .untilExit where allowEphemeralMount:
+        context.output.warning("\(MountLifetime.onlyMountMessage) (--ephemeral: registering anyway)")
+      case .untilExit:
+        bm.unmount()
+        throw BinfmtError(
+          .system, "nothing registered: \(MountLifetime.onlyMountMessage) (binfmtctl is its init: when it exits)",
+          at: paths.binfmtMisc.string,
+          fix: "\(MountLifetime.keepFix) (or add --ephemeral to register for this container's own use)")
+      }
+    }
     try bm.checkWritable()
     let table = BinfmtMiscTable.read(paths)
     if !table.enabled {

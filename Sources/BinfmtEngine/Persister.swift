@@ -27,6 +27,24 @@ public struct PersistLayout: Sendable {
     return [unitPath, openrcScript, wslConf].contains(directory + "/" + name)
   }
 
+  /// Where a package (`/lib`, `/usr/lib`) or `make install` (`/usr/local/lib`) puts the unit,
+  /// in systemd's order of precedence (all below /etc/systemd/system, where persist writes).
+  public static let vendorUnitDirectories = [
+    "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system",
+  ]
+
+  /// The paths of the installed (vendor) unit, in precedence order; empty when there is none.
+  /// On a merged-/usr system /lib/systemd/system and /usr/lib/systemd/system are one file.
+  public var packagedUnits: [String] {
+    Self.vendorUnitDirectories.map { $0 + "/" + Units.systemdName }.filter {
+      if case .file = node($0) { return true }
+      return false
+    }
+  }
+
+  /// The packaged unit systemd loads when /etc/systemd/system has no unit of that name.
+  public var packagedUnit: String? { packagedUnits.first }
+
   func isOurUnit(_ absolute: String) -> Bool {
     if case .file(let text) = node(absolute) { return Units.isOurs(text) }
     return false
@@ -38,7 +56,11 @@ public struct PersistLayout: Sendable {
   func bootService(_ initSystem: InitSystem) -> (installed: Bool, linked: Bool) {
     switch initSystem {
     case .systemd:
-      return (isOurUnit(Self.unitPath), links(Self.wantsLink, to: Self.unitPath))
+      // Ours in /etc, or the packaged one (which `persist` enables instead of writing a copy).
+      let ours = isOurUnit(Self.unitPath)
+      let units = (ours ? [Self.unitPath] : []) + packagedUnits
+      guard case .symlink(let to) = node(Self.wantsLink) else { return (!units.isEmpty, false) }
+      return (!units.isEmpty, units.contains(to))
     case .openrc:
       return (isOurUnit(Self.openrcScript), links(Self.openrcLink, to: Self.openrcScript))
     case .wsl:
@@ -221,6 +243,7 @@ public struct Persister: Sendable {
     let l = t.layout
     switch t.initSystem {
     case .systemd:
+      if let packaged = l.packagedUnit { return try packagedUnitChanges(t, packaged: packaged) }
       var out = [
         try FilePlan.ownFile(
           PersistLayout.unitPath, text: Units.systemdService(exec: t.exec), mode: 0o644,
@@ -263,17 +286,48 @@ public struct Persister: Sendable {
     }
   }
 
+  /// With a packaged unit (the .deb's /lib/systemd/system, `make install`'s
+  /// /usr/local/lib/systemd/system), persist enables that unit and writes no copy: a copy an
+  /// earlier persist left in /etc would shadow it, so it goes (with its link). The packaged
+  /// file itself is never written or removed.
+  func packagedUnitChanges(_ t: Target, packaged: String) throws(BinfmtError) -> [FileChange] {
+    let l = t.layout
+    var out: [FileChange] = []
+    var link = l.node(PersistLayout.wantsLink)
+    if l.isOurUnit(PersistLayout.unitPath) {
+      if link == .symlink(to: PersistLayout.unitPath) {
+        out.append(
+          FileChange(path: PersistLayout.wantsLink, kind: .removeSymlink(PersistLayout.unitPath), verb: .unlink))
+        link = .absent
+      }
+      out.append(FileChange(path: PersistLayout.unitPath, kind: .remove, verb: .remove))
+    }
+    // Enabling happens after the writes: over sd-bus when systemd runs, else this link
+    // (what `systemctl enable` writes). A link to any path of the packaged unit is enabled.
+    if t.offline || !context.systemdBooted {
+      if case .symlink(let to) = link, l.packagedUnits.contains(to) {
+        out.append(FileChange(path: PersistLayout.wantsLink, kind: .keep, verb: .unchanged))
+      } else {
+        out.append(try FilePlan.link(PersistLayout.wantsLink, to: packaged, existing: link))
+      }
+    }
+    return out
+  }
+
   /// Enables the unit: over sd-bus when systemd is PID 1 (and we are not writing an image).
   func enableSystemd(_ t: Target) throws(BinfmtError) -> String {
+    let unit = t.layout.packagedUnit ?? PersistLayout.unitPath
     guard !t.offline && context.systemdBooted else {
-      return "enabled \(Units.systemdName) (\(PersistLayout.wantsLink) -> \(PersistLayout.unitPath))"
+      return "enabled \(Units.systemdName) (\(PersistLayout.wantsLink) -> \(unit))"
     }
     let bus = try SystemBus()
     try bus.reload()
     let changes = try bus.enableUnitFiles([Units.systemdName])
     try bus.reload()
     let what = changes.map { "\($0.type) \($0.file) -> \($0.destination)" }.joined(separator: "; ")
-    return "enabled \(Units.systemdName) through systemd" + (what.isEmpty ? " (already enabled)" : ": " + what)
+    let packaged = t.layout.packagedUnit.map { " (the installed unit \($0))" } ?? ""
+    return "enabled \(Units.systemdName)\(packaged) through systemd"
+      + (what.isEmpty ? " (already enabled)" : ": " + what)
   }
 
   /// `unpersist`: removes exactly what `persist` wrote for the named entries or
@@ -329,6 +383,14 @@ public struct Persister: Sendable {
             FileChange(path: PersistLayout.wantsLink, kind: .removeSymlink(PersistLayout.unitPath), verb: .unlink))
         }
         changes.append(FileChange(path: PersistLayout.unitPath, kind: .remove, verb: .remove))
+      }
+      // The packaged unit is disabled (its link removed), never deleted: the package owns it.
+      let packaged = l.packagedUnits
+      if !packaged.isEmpty {
+        if case .symlink(let to) = l.node(PersistLayout.wantsLink), packaged.contains(to) {
+          disableOverBus = disableOverBus || (!t.offline && context.systemdBooted)
+          changes.append(FileChange(path: PersistLayout.wantsLink, kind: .removeSymlink(to), verb: .unlink))
+        }
       }
       if l.isOurUnit(PersistLayout.openrcScript) {
         if l.links(PersistLayout.openrcLink, to: PersistLayout.openrcScript) {

@@ -19,6 +19,9 @@ public struct ProbeResult: Sendable {
   public var status: ProbeStatus
   public var via: String
   public var detail: String
+  /// Where the program ran: "an empty root (a private mount namespace, chrooted)" when it was
+  /// confined as a container runtime would; else "this root", with why not when it was asked.
+  public var proof: String = "this root"
   public var ok: Bool { status == .works }
 }
 
@@ -38,7 +41,9 @@ public struct ProbeRunner: Sendable {
     -> ProbeReport
   {
     let catalog = context.catalog
+    let mount = ContainerMount(context)
     let table = BinfmtMiscTable.read(context.paths)
+    _ = consume mount
     var archs: [Architecture]
     if architectures.isEmpty {
       let served = Set(
@@ -68,9 +73,21 @@ public struct ProbeRunner: Sendable {
     return ProbeReport(results: results)
   }
 
-  func probe(_ a: Architecture, in workdir: borrowing TemporaryDirectory, table: BinfmtMiscTable, timeoutSeconds: Int)
-    -> ProbeResult
-  {
+  /// With `confine`, the probe runs chrooted into its otherwise empty directory in a private
+  /// mount namespace (buildkit's check does the same): "works" then means "works in a
+  /// container without qemu in it". Only for native programs and entries with F: without F
+  /// the kernel looks the interpreter up in the program's root, and this host's root is
+  /// where the caller asked about.
+  static let emptyRoot = "an empty root (private mount namespace, chroot)"
+
+  /// With `confine`, the probe runs chrooted into its otherwise empty directory in a private
+  /// mount namespace (buildkit's check does the same): "works" then means "works in a
+  /// container without qemu in it". Only for native programs and entries with F: without F
+  /// the kernel looks the interpreter up in the program's root.
+  func probe(
+    _ a: Architecture, in workdir: borrowing TemporaryDirectory, table: BinfmtMiscTable, timeoutSeconds: Int,
+    confine: Bool = false
+  ) -> ProbeResult {
     guard let elf = ProbeProgram.executable(for: a, exitCode: Self.expected) else {
       return ProbeResult(
         arch: a.name, status: .noProbeProgram, via: "-", detail: "binfmtctl has no probe program for \(a.name)")
@@ -83,7 +100,33 @@ public struct ProbeRunner: Sendable {
     do { path = try workdir.writeExecutable(a.name, elf) } catch {
       return ProbeResult(arch: a.name, status: .cannotRun, via: via, detail: error.message)
     }
-    let r = Spawn.run(path, ["probe-" + a.name], environment: [], timeoutMilliseconds: timeoutSeconds * 1000)
+    var proof = "this root"
+    var r: ChildResult
+    if confine && (handler == nil ? native : handler!.flags.contains(.fixBinary)) {
+      do throws(BinfmtError) {
+        r = try Spawn.runInRoot(
+          workdir.path, "/" + a.name, ["probe-" + a.name], timeoutMilliseconds: timeoutSeconds * 1000)
+        proof = Self.emptyRoot
+      } catch {
+        r = Spawn.run(path, ["probe-" + a.name], environment: [], timeoutMilliseconds: timeoutSeconds * 1000)
+        proof = "this root (no empty root: \(error.message))"
+      }
+    } else {
+      r = Spawn.run(path, ["probe-" + a.name], environment: [], timeoutMilliseconds: timeoutSeconds * 1000)
+      if confine, let handler, !handler.flags.contains(.fixBinary) {
+        proof = "this root (\(handler.name) has no F flag: in an empty root the kernel would not find its interpreter)"
+      }
+    }
+    var result = classify(
+      r, a, via: via, handler: handler, table: table, workdir: workdir, elf: elf, timeoutSeconds: timeoutSeconds)
+    result.proof = proof
+    return result
+  }
+
+  func classify(
+    _ r: ChildResult, _ a: Architecture, via: String, handler: KernelEntryStatus?, table: BinfmtMiscTable,
+    workdir: borrowing TemporaryDirectory, elf: [UInt8], timeoutSeconds: Int
+  ) -> ProbeResult {
     switch r.outcome {
     case .exited(let code) where code == Int32(Self.expected):
       return ProbeResult(arch: a.name, status: .works, via: via, detail: "exit \(code) as expected")

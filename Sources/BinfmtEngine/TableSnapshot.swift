@@ -22,9 +22,16 @@ public struct TableSnapshot: Sendable {
   }
 
   /// Reads and analyses the table; with `withPersistence`, also binfmt.d and the boot service.
-  public static func read(_ context: EngineContext, withPersistence: Bool = false) -> TableSnapshot {
+  /// `mountInContainer` (`status`): inside a container, mount binfmt_misc for the read
+  /// (`ContainerMount`), and report `only-mount` when nothing outside keeps the instance.
+  public static func read(
+    _ context: EngineContext, withPersistence: Bool = false, mountInContainer: Bool = false
+  ) -> TableSnapshot {
     let paths = context.paths
+    let mount = ContainerMount(context, enabled: mountInContainer)
+    let onlyMount = mount.newInstance
     let table = BinfmtMiscTable.read(paths)
+    _ = consume mount
     let files = context.files
     let support: KernelSupport = table.mounted ? .yes : BinfmtMisc(paths: paths).kernelSupport()
     // A list, not a dictionary: a few dozen interpreters, and a Dictionary of a new value
@@ -37,7 +44,7 @@ public struct TableSnapshot: Sendable {
         let f = files.interpreter(path)
         cache.append((path, f))
         return f
-      }, catalog: context.catalog, hostMachine: context.hostMachine)
+      }, catalog: context.catalog, hostMachine: context.hostMachine, onlyMount: onlyMount)
     var snap = TableSnapshot(
       path: paths.binfmtMisc.string, kernelSupport: support, report: report, boot: nil)
     if withPersistence { snap.boot = bootView(context, live: table.entries, report: report) }

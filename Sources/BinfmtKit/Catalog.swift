@@ -226,3 +226,14 @@ func editDistance(_ a: String, _ b: String) -> Int {
   }
   return prev[b.count]
 }
+
+extension Catalog {
+  /// The names shell completion offers for an architecture argument: each canonical name and
+  /// its Debian name (`aarch64`, `arm64`; `arm`, `armhf`), once each, sorted. Aliases and OCI
+  /// platforms resolve too but would bury the short list under spellings of the same thing.
+  public var completionNames: [String] {
+    var seen = Set<String>()
+    return architectures.flatMap { [$0.name] + ($0.debianArch.map { [$0] } ?? []) }
+      .filter { seen.insert($0).inserted }.sorted()
+  }
+}

@@ -54,7 +54,11 @@ public struct Finding: Sendable, Equatable {
     case native
     case binfmtMiscNotInKernel = "binfmt-misc-not-in-kernel"
     case notMounted = "not-mounted"
+    case onlyMount = "only-mount"
     case globallyDisabled = "globally-disabled"
+    case privateInstance = "private-binfmt-misc"
+    case no32BitSupport = "no-compat-mode"
+    case segmentAlignment = "segment-alignment"
     case noHandler = "no-handler"
     case disabled
     case handler
@@ -66,6 +70,7 @@ public struct Finding: Sendable, Equatable {
     case noFixBinary = "no-F-flag"
     case interpreterMissingInRoot = "interpreter-missing-in-root"
     case dynamicWithF = "dynamic-interpreter-with-F"
+    case interpreterReplaced = "interpreter-replaced"
     case shadowed
     case unreadable
     // Running.
@@ -78,6 +83,9 @@ public struct Finding: Sendable, Equatable {
     case missingNow = "missing-now"
     case differsFromPersisted = "differs-from-persisted"
     case bootServiceOff = "boot-service-off"
+    case bootServiceMasked = "boot-service-masked"
+    case bootServiceExecMissing = "boot-service-exec-missing"
+    case tableFlushedAtBoot = "table-flushed-at-boot"
     case brokenConfig = "broken-config"
     // Proof.
     case probe

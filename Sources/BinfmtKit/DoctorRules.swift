@@ -18,6 +18,12 @@ public struct PathFacts: Sendable {
   public var mount: MountInfoEntry?
   /// For a script: whether its `#!` interpreter is a regular file (inside the root).
   public var scriptInterpreterFound: Bool?
+  /// For a script whose interpreter is missing: a program of the same name in the usual
+  /// binary directories (inside the root), e.g. /usr/bin/sh for a missing /opt/x/bin/sh.
+  public var scriptInterpreterAlternative: String?
+  /// The file as this process opens it: `path` under `--root`, else `path`. Fixes that edit
+  /// the file name this one.
+  public var hostPath: String?
   /// An ELF file libelf could not read past its header (segments past the end of the file).
   public var elfError: String?
   /// The PT_INTERP loader, and whether it is there (inside the root, or under QEMU_LD_PREFIX).
@@ -27,6 +33,8 @@ public struct PathFacts: Sendable {
   public var loaderPrefix: String?
   /// busybox, toybox and other programs that act by the name they were called with.
   public var multiCall = false
+  /// The ELF program headers (from libelf), for the page-size check.
+  public var loads: [ELFProgramHeader] = []
 
   public init(path: String, node: Node) {
     self.path = path
@@ -49,6 +57,16 @@ public struct HostFacts: Sendable {
   public var interpretersInRoot: [(path: String, found: Bool)]
   /// Catalog architectures whose `qemu-<target>-static` is installed.
   public var emulatorsInstalled: [String]
+  /// sysconf(_SC_PAGESIZE).
+  public var pageSize: UInt64 = 4096
+  /// Set when this process is in a user namespace other than the host's and sees a
+  /// binfmt_misc instance of its own: the evidence (namespaces, uid_map, the mount).
+  public var privateInstance: String?
+  /// For `F` entries: when the entry was registered (its file's ctime in binfmt_misc) and
+  /// when its interpreter last changed on disk.
+  public var entryTimes: [String: (registered: FileTime, interpreterChanged: FileTime)] = [:]
+  /// The boot service beyond `status`'s verdict (systemd: masks, ExecStart, flushers).
+  public var boot: BootFacts?
 
   public init(
     hostMachine: String, catalog: Catalog, kernelSupport: KernelSupport, table: TableReport, bootProblems: [Problem],
@@ -167,15 +185,34 @@ public enum DoctorRules {
     }
     if f.scriptInterpreterFound == false {
       let inRoot = host.root.map { " inside \($0)" } ?? ""
+      var fix = ["install \(interp), or change the first line of \(shell(shown)) to an interpreter that exists"]
+      if let alt = f.scriptInterpreterAlternative, let s = repointCommand(from: line.interpreter, to: alt, in: f) {
+        fix = [s]
+      }
       out.add(
         Finding(
           .scriptInterpreterMissing, .error, "\(shown)'s interpreter \(interp) does not exist\(inRoot)",
-          evidence: "#!\(interp)\(line.argument.map { " " + $0 } ?? ""): exec fails with No such file or directory",
-          fix: ["install \(interp), or change the first line of \(shell(shown)) to an interpreter that exists"]))
+          evidence: "#!\(interp)\(line.argument.map { " " + $0 } ?? ""): exec fails with No such file or directory"
+            + (f.scriptInterpreterAlternative.map { "; \($0) exists" } ?? ""),
+          fix: fix))
       return
     }
     out.add(Finding(.script, .ok, "\(shown) is a script for \(interp)", evidence: "#!\(interp), found"))
     out.runsVia = "through \(interp)"
+  }
+
+  /// `sed -i '1s|^#!OLD|#!NEW|' FILE`, when both paths are plain enough to sit in that
+  /// expression unquoted (no `|`, quote, backslash or regex character but `.`).
+  static func repointCommand(from old: String, to new: String, in f: PathFacts) -> String? {
+    let plain: (String) -> Bool = { p in
+      !p.isEmpty
+        && p.utf8.allSatisfy { c in
+          (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
+            || "/._-+@,=:%".utf8.contains(c)
+        }
+    }
+    guard plain(old), plain(new) else { return nil }
+    return "sed -i '1s|^#!\(old)|#!\(new)|' \(shell(f.hostPath ?? f.path))"
   }
 
   static func foreign(_ verdict: String, _ f: PathFacts, host: HostFacts, into out: inout RuleOutcome) {
@@ -268,6 +305,7 @@ public enum DoctorRules {
       }
       return
     }
+    if host.catalog.isNative(arch, unameMachine: host.hostMachine) { segmentAlignment(f, host: host, into: &out) }
     handler(
       header: f.head, path: f.path, arch: arch, setid: f.mode & 0o6000 != 0, multiCall: f.multiCall, host: host,
       into: &out)
@@ -347,7 +385,7 @@ public enum DoctorRules {
         Finding(
           .globallyDisabled, .error, "binfmt_misc is disabled as a whole",
           evidence: "/proc/sys/fs/binfmt_misc/status: disabled",
-          fix: ["echo 1 | sudo tee /proc/sys/fs/binfmt_misc/status"]))
+          fix: [RepairAction.enableTableCommand]))
       return
     }
     guard let winner = hits.first, let report = table.entries.first(where: { $0.entry.name == winner.name }) else {
@@ -360,6 +398,7 @@ public enum DoctorRules {
             evidence: "/proc/sys/fs/binfmt_misc/\(off.entry.name): disabled",
             fix: ["sudo binfmtctl enable \(off.entry.name)"]))
       } else {
+        privateInstance(host: host, into: &out)
         out.add(
           Finding(
             .noHandler, .error, "no binfmt_misc entry runs \(arch.name) programs",
@@ -448,6 +487,7 @@ public enum DoctorRules {
           fix: installFix + ["sudo binfmtctl install --replace \(arch.name)"]))
       if host.root != nil { blocked = true }
     }
+    if f.exists { interpreterReplaced(report.entry, arch: arch, host: host, into: &out) }
     if setid && !flags.contains(.credentials) {
       out.add(
         Finding(
@@ -471,6 +511,9 @@ public enum DoctorRules {
           evidence: "flags '\(flags)'" + (others.isEmpty ? "" : "; newest of \(hits.count) matching entries")))
       out.runsVia = via
       out.probeArchitecture = arch
+    }
+    if !host.bootProblems.contains(where: { $0.entry == winner.name }), let b = host.boot {
+      for f in boot(b) { out.add(f) }
     }
     for p in host.bootProblems where p.entry == winner.name {
       guard let code = Finding.Code(rawValue: p.code.rawValue) else { continue }
@@ -537,6 +580,13 @@ public enum DoctorRules {
           code, sev, (p.entry.map { p.message.hasPrefix($0) ? "" : $0 + ": " } ?? "") + p.message,
           evidence: "binfmtctl status: \(p.code.rawValue)",
           fix: fix))
+    }
+    if let b = host.boot { for f in boot(b) { out.add(f) } }
+    privateInstance(host: host, into: &out)
+    for e in t.entries where e.interpreter.exists {
+      let served = TableAnalysis.architectures(served: e.entry.registration, catalog: host.catalog)
+      interpreterReplaced(
+        e.entry, arch: served.count == 1 ? host.catalog.resolve(served[0]) : nil, host: host, into: &out)
     }
     if t.mounted {
       let live = t.entries.filter(\.entry.enabled).count

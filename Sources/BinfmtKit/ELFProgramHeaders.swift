@@ -5,11 +5,14 @@ public struct ELFProgramHeader: Sendable, Hashable {
   public var offset: UInt64
   public var fileSize: UInt64
   public var align: UInt64
-  public init(type: UInt32, offset: UInt64, fileSize: UInt64, align: UInt64) {
+  /// p_vaddr: with p_offset, it must be congruent modulo the page size for mmap(2) to map it.
+  public var vaddr: UInt64
+  public init(type: UInt32, offset: UInt64, fileSize: UInt64, align: UInt64, vaddr: UInt64 = 0) {
     self.type = type
     self.offset = offset
     self.fileSize = fileSize
     self.align = align
+    self.vaddr = vaddr
   }
 
   public static let load: UInt32 = 1
@@ -33,8 +36,10 @@ public struct ELFProgramHeader: Sendable, Hashable {
         ph = r.uint(at: o, size: 4).flatMap { t in
           r.uint(at: o + 8, size: 8).flatMap { off in
             r.uint(at: o + 32, size: 8).flatMap { fs in
-              r.uint(at: o + 48, size: 8).map { al in
-                ELFProgramHeader(type: UInt32(t), offset: off, fileSize: fs, align: al)
+              r.uint(at: o + 48, size: 8).flatMap { al in
+                r.uint(at: o + 16, size: 8).map { va in
+                  ELFProgramHeader(type: UInt32(t), offset: off, fileSize: fs, align: al, vaddr: va)
+                }
               }
             }
           }
@@ -44,8 +49,10 @@ public struct ELFProgramHeader: Sendable, Hashable {
         ph = r.uint(at: o, size: 4).flatMap { t in
           r.uint(at: o + 4, size: 4).flatMap { off in
             r.uint(at: o + 16, size: 4).flatMap { fs in
-              r.uint(at: o + 28, size: 4).map { al in
-                ELFProgramHeader(type: UInt32(t), offset: off, fileSize: fs, align: al)
+              r.uint(at: o + 28, size: 4).flatMap { al in
+                r.uint(at: o + 8, size: 4).map { va in
+                  ELFProgramHeader(type: UInt32(t), offset: off, fileSize: fs, align: al, vaddr: va)
+                }
               }
             }
           }

@@ -15,6 +15,9 @@ public struct InterpreterFacts: Sendable, Hashable {
 public struct Problem: Sendable, Hashable {
   public enum Code: String, Sendable {
     case notMounted = "not-mounted"
+    /// Inside a container, binfmtctl's own mount is the instance's only one: entries go when
+    /// the container stops.
+    case onlyMount = "only-mount"
     case globallyDisabled = "globally-disabled"
     case disabled
     case interpreterMissing = "interpreter-missing"
@@ -123,11 +126,13 @@ public enum TableAnalysis {
   public static func analyze(
     mounted: Bool, enabled: Bool, entries: [KernelEntryStatus],
     unreadable: [(name: String, error: BinfmtError)] = [],
-    facts: (String) -> InterpreterFacts, catalog: Catalog, hostMachine: String
+    facts: (String) -> InterpreterFacts, catalog: Catalog, hostMachine: String, onlyMount: Bool = false
   ) -> TableReport {
     var reports: [EntryReport] = []
     var tableProblems: [Problem] = []
-    if !mounted {
+    if onlyMount {
+      tableProblems.append(.onlyMount)
+    } else if !mounted {
       tableProblems.append(
         Problem(
           .notMounted, entry: nil, "binfmt_misc is not mounted at /proc/sys/fs/binfmt_misc",
@@ -138,7 +143,7 @@ public enum TableAnalysis {
       tableProblems.append(
         Problem(
           .globallyDisabled, entry: nil, "binfmt_misc is disabled as a whole: no entry is used",
-          fix: "echo 1 | sudo tee /proc/sys/fs/binfmt_misc/status"))
+          fix: RepairAction.enableTableCommand))
     }
     for u in unreadable {
       tableProblems.append(Problem(.unreadable, entry: u.name, "cannot read entry: \(u.error)"))

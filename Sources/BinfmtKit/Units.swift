@@ -13,37 +13,47 @@ public enum Units {
   /// journal instead of systemd's kill.
   public static let bootLockWait = 30
 
-  public static func systemdService(exec: String) -> String {
+  /// The first line of the unit installed with the binary (the .deb, `make install`): no
+  /// marker, so nothing in binfmtctl ever deletes or rewrites it.
+  public static let packagedHeader =
+    "# Installed with binfmtctl: `binfmtctl persist` enables it, `binfmtctl unpersist --all` disables it."
+
+  /// `packaged`: the text for a vendor unit directory instead of the copy `persist` writes.
+  public static func systemdService(exec: String, packaged: Bool = false) -> String {
+    let header =
+      packaged
+      ? packagedHeader
+      : "\(systemdMarker) written by `binfmtctl persist`; `binfmtctl unpersist --all` removes it."
     // The literal drops its last newline; files end with one.
-    """
-    # binfmtctl-managed: written by `binfmtctl persist`; `binfmtctl unpersist --all` removes it.
-    [Unit]
-    Description=Register persisted foreign-architecture binfmt_misc entries (binfmtctl)
-    Documentation=man:binfmt.d(5) https://docs.kernel.org/admin-guide/binfmt-misc.html
-    # Early boot, like systemd-binfmt itself: no default dependencies on basic.target.
-    DefaultDependencies=no
-    Conflicts=shutdown.target
-    # systemd-binfmt flushes the table when it starts (and unregisters everything when it
-    # stops), so reconcile after it; PartOf re-runs us when it is restarted.
-    After=systemd-binfmt.service
-    PartOf=systemd-binfmt.service
-    After=proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount
-    # The emulators live on local file systems that may be mounted late (/usr, /opt).
-    After=local-fs.target
-    # Container engines must find the emulators registered before their first foreign image.
-    Before=sysinit.target shutdown.target
-    Before=docker.service containerd.service podman.service buildkit.service
+    return """
+      \(header)
+      [Unit]
+      Description=Register persisted foreign-architecture binfmt_misc entries (binfmtctl)
+      Documentation=man:binfmt.d(5) https://docs.kernel.org/admin-guide/binfmt-misc.html
+      # Early boot, like systemd-binfmt itself: no default dependencies on basic.target.
+      DefaultDependencies=no
+      Conflicts=shutdown.target
+      # systemd-binfmt flushes the table when it starts (and unregisters everything when it
+      # stops), so reconcile after it; PartOf re-runs us when it is restarted.
+      After=systemd-binfmt.service
+      PartOf=systemd-binfmt.service
+      After=proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount
+      # The emulators live on local file systems that may be mounted late (/usr, /opt).
+      After=local-fs.target
+      # Container engines must find the emulators registered before their first foreign image.
+      Before=sysinit.target shutdown.target
+      Before=docker.service containerd.service podman.service buildkit.service
 
-    [Service]
-    Type=oneshot
-    RemainAfterExit=yes
-    ExecStart=\(exec) boot
-    TimeoutStartSec=\(startTimeoutSeconds)s
+      [Service]
+      Type=oneshot
+      RemainAfterExit=yes
+      ExecStart=\(exec) boot
+      TimeoutStartSec=\(startTimeoutSeconds)s
 
-    [Install]
-    WantedBy=sysinit.target
+      [Install]
+      WantedBy=sysinit.target
 
-    """
+      """
   }
 
   public static func openrcScript(exec: String) -> String {

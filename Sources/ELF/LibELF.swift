@@ -95,7 +95,7 @@ public enum LibELF {
         throw libelfError(path, "cannot read program header \(i)")
       }
       out.programHeaders.append(
-        .init(type: ph.p_type, offset: ph.p_offset, fileSize: ph.p_filesz, align: ph.p_align))
+        .init(type: ph.p_type, offset: ph.p_offset, fileSize: ph.p_filesz, align: ph.p_align, vaddr: ph.p_vaddr))
     }
     do { try ELFProgramHeader.validateSegments(out.programHeaders, fileSize: fileSize) } catch {
       throw error.located(path)

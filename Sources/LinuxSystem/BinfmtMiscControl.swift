@@ -32,14 +32,38 @@ public struct BinfmtMisc: Sendable {
 
   public var isMounted: Bool { fileExists(paths.binfmtMisc.appending("status")) }
 
+  /// What `ensureMounted` found or did.
+  public enum MountOutcome: Sendable, Equatable {
+    /// It was mounted already (here, or bound in from the host).
+    case alreadyMounted
+    /// This call mounted it. `newInstance`: the mount created the instance's superblock, so
+    /// no other mount of that instance existed anywhere; the kernel drops every entry when
+    /// this mount goes (with its mount namespace, e.g. when a container stops).
+    case mounted(newInstance: Bool)
+  }
+
   /// mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc, when it is not mounted.
-  /// Returns true when this call mounted it.
+  ///
+  /// Whether the mount made a new instance is read from the kernel, not guessed: a mount
+  /// reuses the live superblock of its user namespace's instance when one exists, and a new
+  /// superblock stamps its root files with the time it was made (`current_time`, the coarse
+  /// real-time clock). `status`'s ctime at or after the coarse clock read just before
+  /// mount(2) means the superblock is ours; an older one means another mount (the host's)
+  /// keeps the instance alive.
   @discardableResult
-  public func ensureMounted() throws(BinfmtError) -> Bool {
-    if isMounted { return false }
+  public func ensureMounted() throws(BinfmtError) -> MountOutcome {
+    if isMounted { return .alreadyMounted }
     let target = paths.binfmtMisc.string
     let flags = UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC)
-    guard let e = nothingOrErrno({ mount("binfmt_misc", target, "binfmt_misc", flags, nil) }) else { return true }
+    var before = timespec()
+    clock_gettime(CLOCK_REALTIME_COARSE, &before)
+    guard let e = nothingOrErrno({ mount("binfmt_misc", target, "binfmt_misc", flags, nil) }) else {
+      var st = stat()
+      guard stat(paths.binfmtMisc.appending("status").string, &st) == 0 else { return .mounted(newInstance: false) }
+      let made = st.st_ctim
+      let fresh = made.tv_sec > before.tv_sec || (made.tv_sec == before.tv_sec && made.tv_nsec >= before.tv_nsec)
+      return .mounted(newInstance: fresh)
+    }
     let loc = target
     switch e {
     case Errno(rawValue: ENODEV):
@@ -62,6 +86,22 @@ public struct BinfmtMisc: Sendable {
         fix: "sudo mount -t proc proc /proc")
     default:
       throw BinfmtError(.system, "cannot mount binfmt_misc", at: loc, cause: .errno(e, call: "mount"))
+    }
+  }
+
+  /// Takes away a mount this process made (lazily: MNT_DETACH), leaving the mount table as
+  /// it was found. A failure is ignored: the mount then goes with the mount namespace.
+  public func unmount() {
+    _ = umount2(paths.binfmtMisc.string, Int32(MNT_DETACH))
+  }
+
+  /// echo 1 > status: binfmt_misc on as a whole (`doctor --fix` for globally-disabled).
+  public func enableTable() throws(BinfmtError) {
+    let path = paths.binfmtMisc.appending("status").string
+    switch BinfmtMisc.writeOnce(path, Array("1".utf8), noFollow: true) {
+    case nil: return
+    case .open(let e)?: throw accessError(e, at: path)
+    case .write(let e)?: throw errnoError(e, path: path, action: "cannot write 1 to")
     }
   }
 

@@ -65,7 +65,11 @@ extension InitSystem {
     if fileExists(paths.path("/proc/sys/fs/binfmt_misc/WSLInterop")) || fileExists(paths.path("/run/WSL")) {
       return true
     }
-    let v = (try? readSmallFile(paths.path("/proc/version"))) ?? ""
-    return ByteText.contains(v, "microsoft") || ByteText.contains(v, "Microsoft")
+    // WSL2 kernels name themselves: "5.15.153.1-microsoft-standard-WSL2".
+    for file in ["/proc/sys/kernel/osrelease", "/proc/version"] {
+      let v = (try? readSmallFile(paths.path(file))) ?? ""
+      if ByteText.contains(v, "microsoft") || ByteText.contains(v, "Microsoft") { return true }
+    }
+    return false
   }
 }

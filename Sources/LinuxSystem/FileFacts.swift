@@ -122,3 +122,34 @@ public struct TemporaryDirectory: ~Copyable {
     return p
   }
 }
+
+/// stat(2)'s st_ctim of `path` (symlinks followed), or nil when it cannot be stat'ed. In
+/// binfmt_misc an entry file's ctime is when it was registered.
+public func changeTime(_ path: FilePath) -> FileTime? {
+  var st = stat()
+  guard PathBytes.withCString(path.string, { stat($0, &st) }) == 0 else { return nil }
+  return FileTime(seconds: Int64(st.st_ctim.tv_sec), nanoseconds: Int64(st.st_ctim.tv_nsec))
+}
+
+/// The namespaces this process is in, for `doctor`'s private-instance check.
+public enum Namespaces {
+  /// sysconf(_SC_PAGESIZE): the page size exec(2) maps segments with.
+  public static var pageSize: UInt64 { UInt64(max(sysconf(Int32(_SC_PAGESIZE)), 0)) }
+
+  /// When this process runs in a user namespace other than the initial one: one line of
+  /// evidence (its namespace against pid 1's when readable, and its uid_map). nil in the
+  /// initial user namespace.
+  public static func userNamespaceEvidence(_ paths: SystemPaths) -> String? {
+    guard let map = try? readSmallFile(paths.path("/proc/self/uid_map")) else { return nil }
+    let lines = map.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+    if lines.count == 1, lines[0] == ["0", "0", "4294967295"] { return nil }
+    let mine = ConfigFiles.readLink(paths.path("/proc/self/ns/user").string)
+    let init1 = ConfigFiles.readLink(paths.path("/proc/1/ns/user").string)
+    if let mine, let init1, mine == init1 { return nil }
+    let ns =
+      "/proc/self/ns/user \(mine ?? "unreadable")"
+      + (init1.map { " ≠ /proc/1/ns/user \($0)" } ?? " (/proc/1/ns/user unreadable)")
+    let shown = lines.map { $0.joined(separator: " ") }.joined(separator: ", ")
+    return "\(ns); uid_map \(shown)"
+  }
+}

@@ -47,6 +47,10 @@ public enum CurrentProcess {
   public static var isRoot: Bool { geteuid() == 0 }
   public static var effectiveUID: UInt32 { geteuid() }
 
+  /// getpid(2): 1 when this process is the init of its pid namespace (a container's
+  /// ENTRYPOINT), whose exit ends the container.
+  public static var pid: Int32 { getpid() }
+
   /// The executable's path (`/proc/self/exe`).
   public static var executablePath: String? { ConfigFiles.readLink("/proc/self/exe") }
 
@@ -118,5 +122,15 @@ public enum CurrentProcess {
   public static func isAlive(_ pid: Int32) -> Bool {
     guard pid > 0 else { return false }
     return nothingOrErrno({ kill(pid, 0) }) != .noSuchProcess
+  }
+}
+
+extension ContainerFacts {
+  /// The running process's facts, with the marker files looked up under `paths`' root.
+  public static func detect(_ paths: SystemPaths) -> ContainerFacts {
+    var markers: [String] = []
+    for f in ["/.dockerenv", "/run/.containerenv"] where fileExists(paths.path(f)) { markers.append(f) }
+    if let c = CurrentProcess.environment("container"), !c.isEmpty { markers.append("container=\(c)") }
+    return ContainerFacts(isPID1: CurrentProcess.pid == 1, markers: markers)
   }
 }

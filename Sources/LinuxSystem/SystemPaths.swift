@@ -11,8 +11,19 @@ import SystemPackage
 /// these, so tests run against a temporary root and production against `/`.
 public struct SystemPaths: Sendable, Hashable {
   public var root: FilePath
+  /// Where binfmt_misc is, under the root; `BINFMTCTL_BINFMT_MISC` overrides it for a
+  /// container that gets the host's mount bound in elsewhere (runc refuses mounts inside
+  /// /proc, so deploy/kubernetes/ binds it at /host/binfmt_misc).
+  public var binfmtMiscPath: String
 
-  public init(root: FilePath = "/") { self.root = root }
+  public static let defaultBinfmtMisc = "/proc/sys/fs/binfmt_misc"
+  /// The variable `EngineContext.live` reads.
+  public static let binfmtMiscVariable = "BINFMTCTL_BINFMT_MISC"
+
+  public init(root: FilePath = "/", binfmtMisc: String = SystemPaths.defaultBinfmtMisc) {
+    self.root = root
+    self.binfmtMiscPath = binfmtMisc
+  }
 
   public func path(_ absolute: String) -> FilePath {
     // The common case (the real root, a clean absolute path) without FilePath's component
@@ -36,7 +47,7 @@ public struct SystemPaths: Sendable, Hashable {
     return previous != UInt8(ascii: "/")
   }
 
-  public var binfmtMisc: FilePath { path("/proc/sys/fs/binfmt_misc") }
+  public var binfmtMisc: FilePath { path(binfmtMiscPath) }
 }
 
 /// `uname -m` of the running kernel (uname(2)).

@@ -126,6 +126,19 @@ public struct SystemRoot: ~Copyable {
     return fstat(f, &st) == 0 && st.st_mode & S_IFMT == S_IFREG
   }
 
+  /// Where `path` leads on this host, every symlink on the way (the last one too) resolved
+  /// inside the root as under chroot (openat2 RESOLVE_IN_ROOT, then /proc/self/fd): the file
+  /// a program of this root names. nil when it leads nowhere; the errno says why.
+  public func hostPath(of path: String) -> Result<String, Errno> {
+    switch Self.openat2(fd, path.isEmpty ? "." : path, __O_PATH, confined: confined) {
+    case .failure(let e): return .failure(e)
+    case .success(let f):
+      defer { close(f) }
+      guard let p = ConfigFiles.readLink("/proc/self/fd/\(f)") else { return .failure(.noSuchFileOrDirectory) }
+      return .success(p)
+    }
+  }
+
   /// What is at `absolute`, without following a final symlink; `.absent` when its directory
   /// cannot be reached inside the root.
   public func node(_ absolute: String) -> FileNode {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import BinfmtKit
@@ -106,6 +107,21 @@ struct DoctorRulesTests {
     }
   }
 
+  /// Every code is in the README's table of finding codes (scripts rely on both).
+  @Test func everyCodeIsDocumented() throws {
+    let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("README.md")
+    let text = try String(contentsOf: readme, encoding: .utf8)
+    guard let start = text.range(of: "### Finding codes") else {
+      Issue.record("README has no Finding codes table")
+      return
+    }
+    let table = text[start.upperBound...].split(separator: "\n## ", maxSplits: 1).first ?? ""
+    for code in Finding.Code.allCases {
+      #expect(table.contains("`\(code.rawValue)`"), "README's finding table lacks \(code.rawValue)")
+    }
+  }
+
   // MARK: rules
 
   func host(
@@ -153,6 +169,15 @@ struct DoctorRulesTests {
     var missing = file(Array("#!/usr/bin/python9\n".utf8))
     missing.scriptInterpreterFound = false
     #expect(codes(DoctorRules.diagnose(missing, host: host([]))) == ["script-interpreter-missing"])
+    var repointable = missing
+    repointable.scriptInterpreterAlternative = "/usr/bin/python3"
+    repointable.hostPath = "/r/x"
+    #expect(
+      DoctorRules.diagnose(repointable, host: host([])).findings.last?.fix == [
+        "sed -i '1s|^#!/usr/bin/python9|#!/usr/bin/python3|' /r/x"
+      ])
+    // A path that cannot sit in the sed expression as it is: words, not a command.
+    #expect(DoctorRules.repointCommand(from: "/a|b/sh", to: "/bin/sh", in: missing) == nil)
     let long = "#!/" + String(repeating: "a", count: 300)
     #expect(codes(DoctorRules.diagnose(file(Array(long.utf8)), host: host([]))) == ["script-line-too-long"])
     #expect(codes(DoctorRules.diagnose(file(Array("echo hi\n".utf8)), host: host([]))) == ["no-shebang"])
@@ -220,6 +245,174 @@ struct DoctorRulesTests {
     let o = DoctorRules.diagnose(file(arm64.sampleHeader), host: h)
     #expect(codes(o).first == "winner-broken")
     #expect(o.findings.first { $0.code == .winnerBroken }?.fix == ["sudo binfmtctl uninstall broken"])
+  }
+
+  // MARK: host, namespace, F-pinned and page-size checks
+
+  @Test func binfmtMiscNotInKernel() {
+    // Not simulable for real (the kernel's /proc/filesystems cannot be changed from a
+    // sandbox): the rule alone.
+    var h = host([])
+    h.table.mounted = false
+    h.kernelSupport = .no
+    let o = DoctorRules.diagnose(file(arm64.sampleHeader), host: h)
+    #expect(codes(o) == ["binfmt-misc-not-in-kernel"])
+    #expect(o.findings.last?.fix.first == "sudo modprobe binfmt_misc")
+    #expect(codes(DoctorRules.system(host: h)) == ["binfmt-misc-not-in-kernel"])
+    h.kernelSupport = .module
+    #expect(codes(DoctorRules.diagnose(file(arm64.sampleHeader), host: h)) == ["not-mounted"])
+  }
+
+  @Test func privateInstanceOnlyWhenItsTableIsEmpty() {
+    var h = host([])
+    h.privateInstance = "/proc/self/ns/user user:[1]; uid_map 0 65534 1"
+    let o = DoctorRules.platform(arm64, host: h)
+    #expect(codes(o) == ["private-binfmt-misc", "no-handler"])
+    #expect(o.findings[0].evidence.hasPrefix("/proc/self/ns/user user:[1]; uid_map 0 65534 1"))
+    #expect(codes(DoctorRules.system(host: h)) == ["private-binfmt-misc"])
+    var full = host([live(arm64.registration())])
+    full.privateInstance = h.privateInstance
+    #expect(codes(DoctorRules.platform(arm64, host: full)).isEmpty)
+  }
+
+  @Test func fPinnedEmulatorReplacedOnDisk() {
+    let reg = arm64.registration()
+    var h = host([live(reg)])
+    let at = FileTime(seconds: 1_764_013_212, nanoseconds: 68_000_000)
+    h.entryTimes[reg.name] = (at, FileTime(seconds: at.seconds + 3600, nanoseconds: 0))
+    let o = DoctorRules.diagnose(file(arm64.sampleHeader), host: h)
+    #expect(codes(o) == ["interpreter-replaced"])
+    let f = o.findings.first { $0.code == .interpreterReplaced }
+    #expect(f?.evidence.contains("registered 2025-11-24 19:40:12.068 UTC") == true, "\(f?.evidence ?? "")")
+    #expect(f?.evidence.contains("changed 2025-11-24 20:40:12.000 UTC") == true)
+    #expect(f?.fix == ["sudo binfmtctl uninstall qemu-aarch64", "sudo binfmtctl install aarch64"])
+    // Older than the registration, or no F (the kernel opens the path at every exec): nothing.
+    h.entryTimes[reg.name] = (at, FileTime(seconds: at.seconds - 1, nanoseconds: 0))
+    #expect(codes(DoctorRules.diagnose(file(arm64.sampleHeader), host: h)).isEmpty)
+    var noF = host([live(reg, flags: [.preserveArgv0])])
+    noF.entryTimes[reg.name] = (at, FileTime(seconds: at.seconds + 1, nanoseconds: 0))
+    #expect(codes(DoctorRules.diagnose(file(arm64.sampleHeader), host: noF)) == ["no-F-flag"])
+    // Other flags are kept in the new registration.
+    var pocf = host([live(reg, flags: [.preserveArgv0, .openBinary, .credentials, .fixBinary])])
+    pocf.entryTimes[reg.name] = (at, FileTime(seconds: at.seconds + 1, nanoseconds: 0))
+    #expect(
+      DoctorRules.diagnose(file(arm64.sampleHeader), host: pocf).findings.first { $0.code == .interpreterReplaced }?
+        .fix.last == "sudo binfmtctl install aarch64 --flags POCF --credentials")
+  }
+
+  @Test func fileTimesInUTC() {
+    #expect(FileTime(seconds: 0, nanoseconds: 0).utc == "1970-01-01 00:00:00.000 UTC")
+    #expect(FileTime(seconds: 951_782_400, nanoseconds: 5_000_000).utc == "2000-02-29 00:00:00.005 UTC")
+    #expect(FileTime(seconds: -1, nanoseconds: 0).utc == "1969-12-31 23:59:59.000 UTC")
+  }
+
+  @Test func thirtyTwoBitCompatIsOnlyForTheHostsOwnFamily() {
+    let i386 = c.resolve("i386")!
+    let f = DoctorRules.compat32(i386, catalog: c, hostMachine: "x86_64")
+    #expect(f?.code == .no32BitSupport && f?.severity == .error)
+    #expect(f?.fix == ["sudo binfmtctl install --include-native i386"])
+    let arm = c.resolve("arm")!
+    #expect(DoctorRules.compat32(arm, catalog: c, hostMachine: "aarch64")?.message.contains("AArch32") == true)
+    #expect(DoctorRules.compat32(arm, catalog: c, hostMachine: "x86_64") == nil)
+    #expect(DoctorRules.compat32(c.resolve("x86_64")!, catalog: c, hostMachine: "x86_64") == nil)
+    #expect(DoctorRules.compat32(i386, catalog: c, hostMachine: "i686") == nil)
+  }
+
+  @Test func segmentsLaidOutForSmallerPages() {
+    let x86 = c.resolve("x86_64")!
+    func program(_ loads: [ELFProgramHeader]) -> PathFacts {
+      var f = file(x86.sampleHeader)
+      f.loads = loads
+      return f
+    }
+    var h = host([])
+    h.pageSize = 16384
+    let fourK = ELFProgramHeader(
+      type: ELFProgramHeader.load, offset: 0, fileSize: 10, align: 0x1000, vaddr: 0x401000)
+    let bad = DoctorRules.diagnose(program([fourK]), host: h)
+    #expect(codes(bad) == ["segment-alignment"] && bad.findings.contains { $0.severity == .error })
+    #expect(
+      bad.findings.first { $0.code == .segmentAlignment }?.message.contains(
+        "4096-byte pages; this host's pages are 16384") == true)
+    let lucky = ELFProgramHeader(type: ELFProgramHeader.load, offset: 0, fileSize: 10, align: 0x1000, vaddr: 0x400000)
+    let warn = DoctorRules.diagnose(program([lucky]), host: h)
+    #expect(codes(warn) == ["segment-alignment"] && !warn.findings.contains { $0.severity == .error })
+    h.pageSize = 4096
+    #expect(codes(DoctorRules.diagnose(program([fourK]), host: h)).isEmpty)
+    // Through qemu the emulator maps the segments: the native check does not apply.
+    var arm = file(arm64.sampleHeader)
+    arm.loads = [fourK]
+    var ah = host([live(arm64.registration())])
+    ah.pageSize = 65536
+    #expect(codes(DoctorRules.diagnose(arm, host: ah)).isEmpty)
+  }
+
+  // MARK: --fix
+
+  @Test func repairActionsAreParsedFromTheFixesDoctorPrints() {
+    #expect(
+      RepairAction.parse("sudo binfmtctl install aarch64")
+        == .install(names: ["aarch64"], replace: false, flags: nil, credentials: false, includeNative: false))
+    #expect(
+      RepairAction.parse("sudo binfmtctl install --replace --flags POCF --credentials aarch64")
+        == .install(names: ["aarch64"], replace: true, flags: "POCF", credentials: true, includeNative: false))
+    #expect(
+      RepairAction.parse("sudo binfmtctl install --include-native i386")
+        == .install(names: ["i386"], replace: false, flags: nil, credentials: false, includeNative: true))
+    #expect(RepairAction.parse("sudo binfmtctl uninstall 'odd name'") == .uninstall("odd name"))
+    #expect(RepairAction.parse("sudo binfmtctl enable qemu-aarch64") == .enable("qemu-aarch64"))
+    #expect(
+      RepairAction.parse("sudo binfmtctl persist --replace qemu-aarch64")
+        == .persist(names: ["qemu-aarch64"], replace: true, includeNative: false))
+    #expect(RepairAction.parse("sudo binfmtctl persist") == .persist(names: [], replace: false, includeNative: false))
+    #expect(
+      RepairAction.parse("sudo binfmtctl install --replace --flags POCF --credentials aarch64")?.grantsCredentials
+        == true)
+    #expect(RepairAction.parse("sudo binfmtctl install --replace aarch64")?.grantsCredentials == false)
+    #expect(RepairAction.parse(DoctorRules.mountCommand) == .mount)
+    #expect(RepairAction.parse(RepairAction.enableTableCommand) == .enableTable)
+    // Not binfmtctl's, or not a command it prints.
+    for c in [
+      "sudo apt-get install -y qemu-user-static", "chmod +x /x", "sed -i 's/\\r$//' /x", "sudo modprobe binfmt_misc",
+      "sudo binfmtctl uninstall a; rm -rf /", "sudo binfmtctl install $(id)", "sudo binfmtctl probe aarch64",
+      "sudo binfmtctl install --emulator /x aarch64", "sudo systemctl unmask binfmtctl.service",
+      "install qemu-user-static (apt), then: sudo binfmtctl persist --replace qemu-aarch64",
+    ] {
+      #expect(RepairAction.parse(c) == nil, "\(c)")
+    }
+  }
+
+  @Test func shellWordsUndoesShellQuoting() {
+    for w in ["plain", "two words", "it's", "", "a'b'c", "tab\there"] {
+      #expect(RepairAction.shellWords(DoctorRules.shell(w)) == [w], "\(w)")
+    }
+    #expect(RepairAction.shellWords("unterminated 'x") == nil)
+  }
+
+  /// Every binfmtctl command the rules print for these states is one --fix can apply.
+  @Test func everyBinfmtctlFixTheRulesPrintIsApplicable() {
+    let reg = arm64.registration()
+    let states: [RuleOutcome] = [
+      DoctorRules.diagnose(file(arm64.sampleHeader), host: host([])),
+      DoctorRules.diagnose(file(arm64.sampleHeader), host: host([live(reg, enabled: false)])),
+      DoctorRules.diagnose(file(arm64.sampleHeader, mode: 0o4755), host: host([live(reg, flags: [.fixBinary])])),
+      DoctorRules.diagnose(
+        file(arm64.sampleHeader),
+        host: host(
+          [
+            live(
+              Registration(
+                name: "qemu-aarch64", match: reg.match, interpreter: "/usr/bin/qemu-arm-static", flags: [.fixBinary]))
+          ])),
+    ]
+    var seen = 0
+    for s in states {
+      for c in s.findings.flatMap(\.fix) where c.hasPrefix("sudo binfmtctl ") {
+        #expect(RepairAction.parse(c) != nil, "\(c)")
+        seen += 1
+      }
+    }
+    #expect(seen >= 4)
   }
 
   // MARK: os-release, mountinfo

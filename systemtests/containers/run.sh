@@ -4,7 +4,7 @@
 # private binfmt_misc sandbox (scripts/binfmt-sandbox.sh; the host's table is never
 # written, and is compared before and after).
 #
-#   systemtests/containers/run.sh [--engine podman|docker|all] [--update-corpus] [--keep]
+#   systemtests/containers/run.sh [--suite engines|image] [--engine podman|docker|all] [--update-corpus] [--keep]
 #
 # BINFMTCTL_STATIC (or BINFMTCTL) is the binfmtctl to test, default .build/release/binfmtctl;
 # it runs as an unprivileged uid inside the sandbox, so it must not need a Swift toolchain's
@@ -17,6 +17,10 @@
 # with Tests/Fixtures/engine-messages.tsv (times in podman's JSON line are not compared);
 # --update-corpus rewrites that file's rows for the engine versions of this run instead.
 #
+# --suite image runs image.sh instead of engine.sh: binfmtctl's own image (make image; the
+# archives in BINFMTCTL_IMAGE_DIR, default .build/image) used like tonistiigi/binfmt, the
+# only-mount case, and (podman) deploy/kubernetes/'s pod template under `podman kube play`.
+#
 # Exit: 0 every check passed; 1 a check failed; 2 usage; 77 skipped, said loudly: not root,
 # kernel older than 6.7, a tool missing (`make test-containers` installs them), or the sandbox
 # or an engine cannot start here. Prints PASS/FAIL per check and a final "N passed, N failed".
@@ -28,7 +32,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 corpus=$top/Tests/Fixtures/engine-messages.tsv
 engines=(podman docker)
-update=0 keep=0
+update=0 keep=0 suite=engines
 
 log() { echo "containers: $*" >&2; }
 skip() {
@@ -37,10 +41,12 @@ skip() {
   exit 77
 }
 usage() { sed -n '7p' "$0" | sed 's/^#  *//' >&2; exit 2; }
+image_dir=${BINFMTCTL_IMAGE_DIR:-}
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --engine) [ $# -ge 2 ] || usage; case "$2" in all) ;; podman|docker) engines=("$2") ;; *) usage ;; esac; shift ;;
+    --suite) [ $# -ge 2 ] || usage; case "$2" in engines|image) suite=$2 ;; *) usage ;; esac; shift ;;
     --update-corpus) update=1 ;;
     --keep) keep=1 ;;
     -h|--help) usage ;;
@@ -59,6 +65,13 @@ if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
   exit 2
 fi
 
+if [ "$suite" = image ]; then
+  image_dir=${image_dir:-$top/.build/image}
+  for f in binfmtctl.oci.tar binfmtctl.docker.tar; do
+    [ -s "$image_dir/$f" ] || { log "no $image_dir/$f: build it (make image) or set BINFMTCTL_IMAGE_DIR"; exit 2; }
+  done
+fi
+
 # ---- can it run here at all ----------------------------------------------------------------
 [ "$(id -u)" = 0 ] || skip "must run as root (it adds a subordinate id range for uid 65534 and drops to it)"
 kver=$(uname -r)
@@ -74,9 +87,13 @@ for e in "${engines[@]}"; do
     docker) need+=(dockerd containerd runc rootlesskit-docker-proxy /usr/bin/docker) ;;
   esac
 done
+# The image suite's `podman kube play` needs catatonit (its pod's pause process), and the pod
+# template is read with python3-yaml.
+[ "$suite" = image ] && need+=(catatonit python3)
 missing=()
 for c in "${need[@]}"; do command -v "$c" > /dev/null || missing+=("$c"); done
-[ ${#missing[@]} = 0 ] || skip "missing ${missing[*]} (make test-containers installs them)"
+if [ "$suite" = image ] && ! /usr/bin/python3 -c 'import yaml' 2> /dev/null; then missing+=(python3-yaml); fi
+[ ${#missing[@]} = 0 ] || skip "missing ${missing[*]} (make test-$([ "$suite" = image ] && echo image || echo containers) installs them)"
 
 # One run at a time: the subordinate-id lines and the stale-directory sweep below are shared.
 exec 9> /run/lock/binfmtctl-containers.lock
@@ -144,8 +161,37 @@ chmod 755 "$work"
 # What the sandbox runs must be readable by uid 65534, wherever this checkout lives.
 install -m 755 "$bin" "$work/binfmtctl"
 install -m 755 "$top/scripts/binfmt-sandbox.sh" "$work/binfmt-sandbox.sh"
-install -m 755 "$here/engine.sh" "$work/engine.sh"
+install -m 755 "$here/engine.sh" "$here/engine-lib.sh" "$here/image.sh" "$work/"
 install -m 644 "$here/doctor.sh" "$work/doctor.sh"
+if [ "$suite" = image ]; then
+  # Hard links when /tmp is on the same file system (the archives are large), else copies.
+  mkdir -p "$work/image" "$work/kube"
+  for f in binfmtctl.oci.tar binfmtctl.docker.tar; do
+    ln "$image_dir/$f" "$work/image/$f" 2> /dev/null || cp "$image_dir/$f" "$work/image/$f"
+    chmod 644 "$work/image/$f"
+  done
+  # The DaemonSet's pod template as a Pod for `podman kube play`, with a 3 s interval; its
+  # resource limits are left out because containers in the sandbox get no cgroups, and the
+  # scheduling fields (nodeSelector, tolerations, priority) mean nothing to podman.
+  echo 3 > "$work/kube/interval"
+  /usr/bin/python3 - "$top/deploy/kubernetes/daemonset.yaml" "$work/kube/pod.yaml" <<'PY'
+import sys, yaml
+ds = yaml.safe_load(open(sys.argv[1]))
+spec = ds["spec"]["template"]["spec"]
+for k in ("nodeSelector", "tolerations", "priorityClassName"):
+    spec.pop(k, None)
+for c in spec["initContainers"] + spec["containers"]:
+    c.pop("resources", None)
+    if c["args"][0] == "watch":
+        c["args"][c["args"].index("--interval") + 1] = "3"
+# podman 4.3 applies the pod's restart policy to init containers too: with a DaemonSet's
+# Always, install would run again and again and restore a flushed table itself; with Never
+# only watch can.
+spec["restartPolicy"] = "Never"
+pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "binfmtctl-watch"}, "spec": spec}
+yaml.safe_dump(pod, open(sys.argv[2], "w"), sort_keys=False)
+PY
+fi
 "$here/build-images.sh" "$work/images" > "$work/images.txt"
 # The POCF entry: `binfmtctl install --flags POCF --credentials` refuses it inside the sandbox
 # (the emulator is not owned by the sandbox's root), so the register string is generated
@@ -164,6 +210,7 @@ host_state() {
 host_before=$(host_state)
 
 # ---- each engine in its own sandbox --------------------------------------------------------
+[ "$suite" = image ] && stamp=$stamp-image
 results=$here/results/$stamp
 mkdir -p "$results"
 : > "$results/checks.tsv"
@@ -176,6 +223,8 @@ note() { # ENGINE CHECK PASS|FAIL DETAIL: a check made here rather than in engin
   if [ "$3" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
 
+script=engine.sh limit=300
+[ "$suite" = image ] && script=image.sh limit=600
 for engine in "${engines[@]}"; do
   t0=$(date +%s.%N)
   st=0
@@ -184,14 +233,14 @@ for engine in "${engines[@]}"; do
   # In the background so that a signal to this script is handled at once (bash defers traps
   # while a foreground child runs); cleanup stops it.
   BINFMT_SANDBOX_SUBIDS=1 BINFMT_SANDBOX_ISOLATE=1 \
-    timeout -k 10 300 "$work/binfmt-sandbox.sh" /bin/bash "$work/engine.sh" "$engine" "$work" &
+    timeout -k 10 "$limit" "$work/binfmt-sandbox.sh" /bin/bash "$work/$script" "$engine" "$work" &
   sandbox_pid=$!
   wait "$sandbox_pid" || st=$?
   sandbox_pid=""
   engine_seconds[$engine]=$(elapsed "$t0")
   engine_status[$engine]=$st
   out=$work/$engine
-  for f in binfmtctl.log dockerd.log load.log podman-info.txt; do
+  for f in binfmtctl.log dockerd.log load.log podman-info.txt kube.log watch.log; do
     [ -f "$out/$f" ] && cp "$out/$f" "$results/$engine-$f"
   done
   if [ -f "$out/checks.tsv" ]; then
@@ -207,8 +256,8 @@ for engine in "${engines[@]}"; do
       skipped=$((skipped + 1))
       log "SKIPPED $engine: $(cat "$out/skip" 2> /dev/null || echo "the sandbox could not start (see above)")"
       ;;
-    124 | 137) note "$engine" engine-finished FAIL "timed out after 300 s" ;;
-    *) note "$engine" engine-finished FAIL "engine.sh exited $st" ;;
+    124 | 137) note "$engine" engine-finished FAIL "timed out after $limit s" ;;
+    *) note "$engine" engine-finished FAIL "$script exited $st" ;;
   esac
 done
 
@@ -273,6 +322,7 @@ status=0
 [ "$failed" = 0 ] || status=1
 {
   echo "started=$stamp"
+  echo "suite=$suite"
   echo "seconds=$seconds"
   echo "exit=$status"
   echo "passed=$passed"
@@ -286,7 +336,7 @@ status=0
     echo "$e.versions=$(grep "^$e	" "$results/messages.tsv" | head -n 1 | cut -f2-3 | tr '\t' ' ')"
   done
 } > "$results/summary.env"
-ln -sfn "$stamp" "$here/results/latest"
+if [ "$suite" = image ]; then ln -sfn "$stamp" "$here/results/latest-image"; else ln -sfn "$stamp" "$here/results/latest"; fi
 # Keep the last ten runs.
 ls -1d "$here"/results/20*/ 2> /dev/null | head -n -10 | xargs -r rm -rf
 log "$(printf '%.1f' "$seconds") s ($(for e in "${engines[@]}"; do printf '%s %.1f s ' "$e" "${engine_seconds[$e]}"; done)); results: ${results#"$top"/}"

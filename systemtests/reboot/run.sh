@@ -3,9 +3,13 @@
 # entries with binfmtctl, reboots twice for real, and checks what survived each reboot.
 #
 #   BINFMTCTL_STATIC=/path/to/static/binfmtctl systemtests/reboot/run.sh
+#   BINFMTCTL_DEB=/path/to/binfmtctl_VERSION_amd64.deb systemtests/reboot/run.sh
 #
 # Environment:
-#   BINFMTCTL_STATIC      binfmtctl built with --static-swift-stdlib (needed by stage.sh)
+#   BINFMTCTL_STATIC      binfmtctl built with --static-swift-stdlib (stage.sh copies it to
+#                         /usr/local/bin and persist writes its own unit into /etc)
+#   BINFMTCTL_DEB         or the .deb (`make deb`; what `make test-reboot` uses): stage.sh installs
+#                         it with dpkg -i and persist enables the packaged unit
 #   BINFMTCTL_FIXTURES    foreign busyboxes (default .fixtures/bin, from `make fixtures`)
 #   BINFMTCTL_TEST_CACHE  image cache root (default /var/cache/binfmtctl-tests)
 #   REBOOT_TEST_STAGE     guest stage script (default stage.sh; stage-standin.sh tests the harness)
@@ -46,8 +50,15 @@ for b in "${busyboxes[@]}"; do
   [ -s "$fixtures/$b" ] || die "missing $fixtures/$b: run \`make fixtures\` (scripts/fetch-fixtures.sh)"
 done
 binfmtctl=${BINFMTCTL_STATIC:-}
+deb=${BINFMTCTL_DEB:-}
+[ -z "$deb" ] || [ -z "$binfmtctl" ] || die "BINFMTCTL_DEB and BINFMTCTL_STATIC are both set: choose one"
+if [ -n "$deb" ]; then
+  [ -f "$deb" ] && dpkg-deb -f "$deb" Package 2>/dev/null | grep -qx binfmtctl \
+    || die "BINFMTCTL_DEB=$deb is not binfmtctl's .deb (make deb)"
+fi
 if grep -q '^#@needs binfmtctl' "$stage"; then
-  [ -n "$binfmtctl" ] || die "BINFMTCTL_STATIC is not set (swift build -c release --static-swift-stdlib)"
+  [ -n "$binfmtctl" ] || [ -n "$deb" ] \
+    || die "neither BINFMTCTL_DEB (make deb) nor BINFMTCTL_STATIC (swift build -c release --static-swift-stdlib) is set"
 fi
 binfmtctl_needed=
 if [ -n "$binfmtctl" ]; then
@@ -106,6 +117,7 @@ for b in "${busyboxes[@]}"; do cp "$fixtures/$b" "$payload/$b"; done
 # The committed binfmt.d files (the stand-in stage persists with them by hand).
 for a in aarch64 arm s390x ppc64le; do cp "$top/binfmt.d/qemu-$a.conf" "$payload/binfmt.d/"; done
 [ -n "$binfmtctl" ] && cp "$binfmtctl" "$payload/binfmtctl"
+[ -n "$deb" ] && cp "$deb" "$payload/binfmtctl.deb"
 chmod 755 "$payload"/busybox-* "$payload"/binfmtctl 2>/dev/null || true
 printf 'RUN_ID=%s\nMAX_BOOTS=%s\nSTAGE_TIMEOUT=%s\n' "$run_id" "$max_boots" "$stage_timeout" > "$payload/config"
 payload_mb=$(( $(du -sm "$payload" | cut -f1) + 16 ))
@@ -241,6 +253,7 @@ timing() {
   printf 'payload: %ss   boots: %ss   whole run: %ss\n' "$(secs "$t_payload")" "$(secs "$t_boots")" "$(secs $(( $(usec) - t_begin )))"
   printf 'stage:   %s\n' "$stage"
   [ -n "$binfmtctl" ] && printf 'binfmtctl: %s (NEEDED: %s)\n' "$binfmtctl" "${binfmtctl_needed:-?}"
+  [ -n "$deb" ] && printf 'binfmtctl: %s (%s)\n' "$deb" "$(dpkg-deb -f "$deb" Version Depends | tr '\n' ' ')"
   printf 'results: %s\n' "$results"
 } | tee -a "$results/summary.txt" >&2
 

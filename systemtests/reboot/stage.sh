@@ -29,6 +29,7 @@
 #@expect boot=2 check=ppc64le-runs
 #@expect boot=2 check=service-enabled
 #@expect boot=2 check=service-ran
+#@expect boot=2 check=unit-file
 #@expect boot=2 check=restart-systemd-binfmt
 #@expect boot=2 check=aarch64-entry-after-restart
 #@expect boot=2 check=arm-entry-after-restart
@@ -48,14 +49,21 @@
 #@expect boot=3 check=s390x-execfail-after
 #@expect boot=3 check=ppc64le-execfail-after
 #@expect boot=3 check=service-not-enabled
+#@expect boot=3 check=unit-file-after
 #@expect boot=3 check=etc-binfmt.d-clean
 
 . "$REBOOT_TEST_PAYLOAD/lib.sh"
 
 # Installed where a user would put it: the boot service runs this path at every boot,
-# long before the payload disk is mounted.
-BINFMTCTL=/usr/local/bin/binfmtctl
+# long before the payload disk is mounted. With the .deb on the payload (make test-reboot),
+# dpkg -i installs it and persist enables the packaged unit; else the binary is copied to
+# /usr/local/bin and persist writes its own unit into /etc/systemd/system.
 UNIT=binfmtctl.service
+if [ -f "$PAYLOAD/binfmtctl.deb" ]; then
+  MODE=deb BINFMTCTL=/usr/bin/binfmtctl UNIT_FILE=/lib/systemd/system/$UNIT
+else
+  MODE=binary BINFMTCTL=/usr/local/bin/binfmtctl UNIT_FILE=/etc/systemd/system/$UNIT
+fi
 
 # binfmtctl's files in /etc/binfmt.d: its zz-binfmtctl-* names or its marker inside.
 binfmtctl_files() {
@@ -71,7 +79,13 @@ status_json() { block status.json "$BINFMTCTL" status --json; }
 case $BOOT in
 1)
   info uname "$(uname -a)"
-  if install -D -m 0755 "$PAYLOAD/binfmtctl" "$BINFMTCTL" 2>/run/reboot-test/install.err; then
+  if [ "$MODE" = deb ]; then
+    if dpkg -i "$PAYLOAD/binfmtctl.deb" >/run/reboot-test/install.err 2>&1; then
+      check install ok "dpkg -i binfmtctl.deb: $(dpkg-query -W -f='${Version}' binfmtctl); enabled: $(systemctl is-enabled "$UNIT" 2>&1)"
+    else
+      check install fail "$(tr '\n' ' ' < /run/reboot-test/install.err)"
+    fi
+  elif install -D -m 0755 "$PAYLOAD/binfmtctl" "$BINFMTCTL" 2>/run/reboot-test/install.err; then
     check install ok "$BINFMTCTL"
   else
     check install fail "$(cat /run/reboot-test/install.err)"
@@ -115,6 +129,17 @@ case $BOOT in
     check service-ran fail "$props"
   fi
   block unit systemctl cat "$UNIT"
+  # The unit systemd loaded: the packaged one (no copy in /etc) with the .deb, else persist's.
+  frag=$(systemctl show -p FragmentPath --value "$UNIT" 2>&1)
+  if [ "$MODE" = deb ]; then
+    case $frag in
+      /lib/systemd/system/$UNIT | /usr/lib/systemd/system/$UNIT)
+        if [ ! -e /etc/systemd/system/$UNIT ]; then check unit-file ok "$frag, no copy in /etc"
+        else check unit-file fail "$frag, but /etc/systemd/system/$UNIT exists"; fi ;;
+      *) check unit-file fail "FragmentPath=$frag" ;;
+    esac
+  elif [ "$frag" = "$UNIT_FILE" ]; then check unit-file ok "$frag"
+  else check unit-file fail "FragmentPath=$frag"; fi
 
   out=$(systemctl restart systemd-binfmt 2>&1); rc=$?
   if [ $rc = 0 ]; then check restart-systemd-binfmt ok "exit 0"; else check restart-systemd-binfmt fail "exit $rc: $out"; fi
@@ -149,6 +174,12 @@ case $BOOT in
     enabled|enabled-runtime) check service-not-enabled fail "$out" ;;
     *) check service-not-enabled ok "$out" ;;
   esac
+  # unpersist --all disables the packaged unit and keeps its file; persist's own unit goes.
+  if [ "$MODE" = deb ]; then
+    if [ -f "$UNIT_FILE" ] && [ ! -e /etc/systemd/system/$UNIT ]; then check unit-file-after ok "$UNIT_FILE kept (the package's)"
+    else check unit-file-after fail "$(ls -l "$UNIT_FILE" /etc/systemd/system/$UNIT 2>&1 | tr '\n' ' ')"; fi
+  elif [ ! -e "$UNIT_FILE" ]; then check unit-file-after ok "$UNIT_FILE removed"
+  else check unit-file-after fail "$UNIT_FILE left behind"; fi
   left=$(binfmtctl_files | tr '\n' ' ')
   if [ -z "$left" ]; then check etc-binfmt.d-clean ok "none of binfmtctl's files; holds: $(ls -A /etc/binfmt.d 2>&1 | tr '\n' ' ')"
   else check etc-binfmt.d-clean fail "left behind: $left"; fi
