@@ -16,6 +16,11 @@ public struct Doctor: Sendable {
     public var probe: Bool
     /// `--probe-target`: run PATH itself (inside `root`) as the proof, not the probe program.
     public var probeTarget: Bool
+    /// `--image REF` (ImageDoctor.swift) and the engine to ask (nil: podman, then docker).
+    public var image: String? = nil
+    public var engine: ContainerEngineKind? = nil
+    /// How findings name `root` (an image's root file system is a temporary path).
+    public var rootShownAs: String? = nil
     public init(
       path: String?, root: String?, platform: String?, message: String?, probe: Bool, probeTarget: Bool = false
     ) {
@@ -32,9 +37,10 @@ public struct Doctor: Sendable {
   public init(_ context: EngineContext) { self.context = context }
 
   public func diagnose(_ r: Request) throws(BinfmtError) -> Diagnosis {
+    if let image = r.image { return try diagnoseImage(r, image: image) }
     var findings: [Finding] = []
-    if let m = r.message {
-      let e = ErrorMessage.classify(m)
+    let said = r.message.map(ErrorMessage.classify)
+    if let e = said {
       let about = e.subject.map { " about \($0)" } ?? ""
       findings.append(
         Finding(
@@ -47,16 +53,23 @@ public struct Doctor: Sendable {
       target = path
       let facts = pathFacts(path, root: r.root)
       let arch = (try? ELFHeader.decode(facts.head)).flatMap { context.catalog.architecture(for: $0) }
-      outcome = DoctorRules.diagnose(facts, host: hostFacts(root: r.root, arch: arch))
-    } else if let platform = r.platform {
+      var host = hostFacts(root: r.root, arch: arch)
+      if let shown = r.rootShownAs { host.root = shown }
+      outcome = DoctorRules.diagnose(facts, host: host)
+    } else if let platform = r.platform ?? r.message.flatMap(ErrorMessage.platform(in:)) {
+      // A container engine's message names the image's platform: diagnose that.
       let arch = try resolve(platform: platform)
       target = platform
-      outcome = DoctorRules.platform(arch, host: hostFacts(root: r.root, arch: arch))
+      outcome = DoctorRules.platform(
+        arch, host: hostFacts(root: r.root, arch: arch), setid: said?.family == .setuidIgnored)
     } else {
       target = Diagnosis.wholeSystem
       outcome = DoctorRules.system(host: hostFacts(root: r.root, arch: nil))
     }
-    findings += outcome.findings
+    // A platform is asked about for its containers (the contract for --platform).
+    findings +=
+      r.path == nil && target != Diagnosis.wholeSystem ? DoctorRules.forContainers(outcome.findings) : outcome.findings
+    if let said { findings = DoctorRules.confirmed(findings, by: said) }
     var summary = ProbeSummary.notRun
     let blocked = findings.contains { $0.severity == .error }
     if !r.probe {

@@ -21,6 +21,11 @@ public struct Finding: Sendable, Equatable {
   public enum Code: String, Sendable, Equatable, CaseIterable {
     // What the user saw (--message).
     case message
+    // The container image (--image).
+    case image
+    case imageNoCommand = "image-no-command"
+    case imagePlatformMismatch = "image-platform-mismatch"
+    case imageRootfsUnreadable = "image-rootfs-unreadable"
     // The file itself.
     case fileOK = "file"
     case fileMissing = "file-missing"

@@ -325,9 +325,10 @@ public enum DoctorRules {
   }
 
   /// Can a `platform` (linux/arm64) run here: binfmt_misc for its executables.
-  public static func platform(_ arch: Architecture, host: HostFacts) -> RuleOutcome {
+  /// `setid`: the user's message says a setuid program of that platform lost its privileges.
+  public static func platform(_ arch: Architecture, host: HostFacts, setid: Bool = false) -> RuleOutcome {
     var out = RuleOutcome()
-    handler(header: arch.sampleHeader, path: "", arch: arch, setid: false, multiCall: false, host: host, into: &out)
+    handler(header: arch.sampleHeader, path: "", arch: arch, setid: setid, multiCall: false, host: host, into: &out)
     return out
   }
 

@@ -81,8 +81,9 @@ public struct ErrorMessage: Sendable, Equatable {
     if has("invalid elf image for this architecture") {
       return ErrorMessage(family: .wrongEmulator, source: "qemu", subject: nil)
     }
-    if has("effective uid is not 0") || has("'nosuid' option") || has("must be setuid root") {
-      return ErrorMessage(family: .setuidIgnored, source: "sudo", subject: nil)
+    // busybox su: "must be suid to work properly"
+    if has("effective uid is not 0") || has("'nosuid' option") || has("must be setuid root") || has("must be suid") {
+      return ErrorMessage(family: .setuidIgnored, source: has("must be suid") ? "busybox su" : "sudo", subject: nil)
     }
     if has("bad interpreter") {
       // bash: ./run.sh: /bin/sh^M: bad interpreter: No such file or directory

@@ -311,6 +311,7 @@ def cmd_report(a):
         ("status", "binfmtctl status", 4.0),
         ("status--json", "binfmtctl status --json", 4.0),
         ("inspect", "binfmtctl inspect", 3.0),
+        ("doctor", "binfmtctl doctor", 50.0),
     ):
         if (bench, label) in raw.times:
             med = raw.median(bench, label) / 1e6
@@ -346,6 +347,7 @@ def cmd_report(a):
         "status": "`status` with 29 entries",
         "status--json": "`status --json` with 29 entries",
         "inspect": "`inspect` one file",
+        "doctor": "`doctor FILE`, probe included",
         "inspect-2000": "`inspect` over 2,000 paths",
         "inspect-16000": "`inspect` over 16,000 paths",
         "scan": "`scan` over /usr (warm cache)",

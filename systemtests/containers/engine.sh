@@ -92,6 +92,10 @@ check setuid-with-C $ok "rc=$rc stdout=$stdout stderr=$(escape "$stderr")"
 record setuid-with-C bb-arm64-suid "$stdout${stderr:+
 $stderr}"
 
+# doctor --image/--message/--platform against each failure mode (doctor.sh, when run.sh
+# copied it here).
+[ ! -f "$work/doctor.sh" ] || . "$work/doctor.sh"
+
 # The table as binfmtctl sees it at the end, for the report (its exit says "not persisted").
 "$bfc" status >> "$out/binfmtctl.log" 2>&1 || true
 

@@ -162,6 +162,7 @@ chmod 755 "$work"
 install -m 755 "$bin" "$work/binfmtctl"
 install -m 755 "$top/scripts/binfmt-sandbox.sh" "$work/binfmt-sandbox.sh"
 install -m 755 "$here/engine.sh" "$here/engine-lib.sh" "$here/image.sh" "$work/"
+install -m 644 "$here/doctor.sh" "$work/doctor.sh"
 if [ "$suite" = image ]; then
   # Hard links when /tmp is on the same file system (the archives are large), else copies.
   mkdir -p "$work/image" "$work/kube"
