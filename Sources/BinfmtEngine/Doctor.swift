@@ -305,11 +305,15 @@ public struct Doctor: Sendable {
       return b
     }
     let etc = "/etc/systemd/system"
-    let unit = PersistLayout.unitPath
-    b.ourUnitMasked = root.node(unit) == .symlink(to: "/dev/null")
+    let layout = PersistLayout(paths: context.paths)
+    b.ourUnitMasked = root.node(PersistLayout.unitPath) == .symlink(to: "/dev/null")
     b.systemdBinfmtMasked = root.node("\(etc)/systemd-binfmt.service") == .symlink(to: "/dev/null")
-    b.ourUnitEnabled = root.node(PersistLayout.wantsLink) == .symlink(to: unit)
-    if case .file(let text) = root.node(unit), let exec = BootFacts.execProgram(text) {
+    b.ourUnitEnabled = layout.bootService(.systemd).linked
+    // The unit file systemd loads: persist's copy in /etc, else the packaged one.
+    var loaded = layout.packagedUnit
+    if case .file = root.node(PersistLayout.unitPath) { loaded = PersistLayout.unitPath }
+    if let unit = loaded, case .file(let text) = root.node(unit), let exec = BootFacts.execProgram(text) {
+      b.ourUnitFile = unit
       b.ourExec = exec
       b.ourExecFound = root.leadsToRegularFile(exec)
     }

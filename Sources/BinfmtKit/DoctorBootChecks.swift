@@ -9,8 +9,10 @@ public struct BootFacts: Sendable, Equatable {
   public var ourUnitMasked = false
   /// /etc/systemd/system/systemd-binfmt.service is a link to /dev/null.
   public var systemdBinfmtMasked = false
-  /// binfmtctl.service is linked into its WantedBy target.
+  /// binfmtctl.service (persist's copy or the packaged unit) is linked into its WantedBy target.
   public var ourUnitEnabled = false
+  /// The binfmtctl.service file systemd loads (persist's copy in /etc, or the packaged one).
+  public var ourUnitFile = "/etc/systemd/system/" + Units.systemdName
   /// The program binfmtctl.service's ExecStart runs, and whether it exists.
   public var ourExec: String?
   public var ourExecFound = true
@@ -81,7 +83,7 @@ extension DoctorRules {
         Finding(
           .bootServiceExecMissing, .warning,
           "\(unit) runs \(exec), which does not exist: it fails at boot",
-          evidence: "ExecStart=\(exec) boot in /etc/systemd/system/\(unit)",
+          evidence: "ExecStart=\(exec) boot in \(b.ourUnitFile)",
           fix: ["sudo binfmtctl persist"]))
     }
     for f in b.flushers {

@@ -57,6 +57,31 @@ import Testing
     #expect(try finding(root, .bootServiceExecMissing, platform: "linux/arm64") != nil)
   }
 
+  /// With the packaged unit (the .deb's /lib/systemd/system) enabled by persist, the boot
+  /// checks read that unit: its ExecStart, and its wants link as "enabled".
+  @Test func packagedUnitIsTheBootService() throws {
+    let root = try TestRoot()
+    try root.fakeEmulator("/usr/bin/qemu-aarch64-static")
+    try root.mkdir("run/systemd/system")
+    try root.write("/usr/bin/binfmtctl", "", mode: 0o755)
+    let vendor = "/lib/systemd/system/binfmtctl.service"
+    try root.write(vendor, Units.systemdService(exec: "/usr/bin/binfmtctl", packaged: true))
+    _ = try Persister(root.context()).persist(
+      Persister.Request(
+        entries: EntryRequest(names: ["arm64"]), root: nil, initSystem: nil, execPath: "/usr/bin/binfmtctl",
+        replace: false, noRegister: true, dryRun: false))
+    try root.liveEntry(arm64.registration())
+    #expect(root.read(PersistLayout.unitPath) == nil && root.link(PersistLayout.wantsLink) == vendor)
+    #expect(try codes(root) == [])
+    // systemd-binfmt masked: the packaged unit is enabled, so the boot still registers.
+    try symlink(root, "/etc/systemd/system/systemd-binfmt.service", to: "/dev/null")
+    #expect(try codes(root) == [])
+    // Its ExecStart's binary gone: found through the packaged unit.
+    try FileManager.default.removeItem(atPath: root.path("/usr/bin/binfmtctl").string)
+    let f = try #require(try finding(root, .bootServiceExecMissing))
+    #expect(f.evidence == "ExecStart=/usr/bin/binfmtctl boot in \(vendor)")
+  }
+
   @Test func maskedServices() throws {
     let root = try persistedRoot()
     try symlink(root, PersistLayout.unitPath, to: "/dev/null")
