@@ -7,13 +7,14 @@ BUILD_DEBS := libelf-dev libsystemd-dev pkg-config
 BENCH_DEBS := systemd qemu-user-static binutils util-linux file valgrind pax-utils time python3
 # mmdebstrap builds the arm64 root file system scan is tested on (make fixtures).
 # man-db and groff-base render the man page in a test.
+# zsh and fish load the generated completion scripts in a test (bash needs no bash-completion).
 # python3-venv holds kubernetes-validate (from PyPI), which checks deploy/kubernetes/ offline.
-TEST_DEBS := $(BUILD_DEBS) $(BENCH_DEBS) hyperfine ca-certificates debian-archive-keyring mmdebstrap man-db groff-base python3-venv
+TEST_DEBS := $(BUILD_DEBS) $(BENCH_DEBS) hyperfine ca-certificates debian-archive-keyring mmdebstrap man-db groff-base python3-venv zsh fish
 BIN := .build/release/binfmtctl
 # systemtests/containers (make test-containers): Debian's podman with crun, docker.io with runc,
 # rootlesskit for dockerd --rootless's proxy, uidmap for the sandbox's 65,536 ids; qemu-user-static
-# for the foreign images; iproute2 brings up lo in the sandbox's network namespace. Not in
-# TEST_DEBS yet.
+# for the foreign images; iproute2 brings up lo in the sandbox's network namespace (installed by
+# make test-containers and test-image, which .ci/run runs after make test).
 CONTAINER_DEBS := podman crun conmon docker.io containerd runc rootlesskit uidmap qemu-user-static iproute2
 # make image: buildah builds the Containerfile (no container runs: FROM scratch, COPY only);
 # binutils strips the binary; libelf1 goes into the image. test-image also needs catatonit

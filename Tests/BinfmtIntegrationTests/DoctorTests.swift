@@ -414,6 +414,29 @@ import Testing
     #expect(m["brc"] == "0" && m["runs"] == "aarch64", "\(m)")
   }
 
+  /// Without binfmt_misc mounted, `status` and `enable ARCH` print commands that work there:
+  /// the mount, and the install of that architecture (which mounts it too).
+  @Test func unmountedStatusAndEnableFixesRun() throws {
+    let r = try live.sandboxed(
+      Self.helpers + """
+        [ -e /proc/sys/fs/binfmt_misc/register ] || echo "@unmounted=yes"
+        "$B" status > /run/s.txt 2>&1; echo "@src=$?"
+        sfix=$(sed -n 's/^ *fix: //p' /run/s.txt); echo "@sfix=$sfix"
+        sh -c "${sfix#sudo }"; echo "@mounted=$(ls /proc/sys/fs/binfmt_misc | tr '\\n' ' ')"
+        umount /proc/sys/fs/binfmt_misc
+        "$B" enable aarch64 > /run/e.txt 2>&1; echo "@erc=$?"
+        efix=$(sed -n 's/^binfmtctl: fix: //p' /run/e.txt); echo "@efix=$efix"
+        efix=${efix#sudo }; "$B" ${efix#binfmtctl } >/dev/null 2>&1; echo "@efixrc=$?"
+        echo "@runs=$("$F/busybox-arm64" uname -m)"
+        """, env: ["BINFMT_SANDBOX_NO_MOUNT": "1"])
+    let m = marks(r)
+    #expect(m["unmounted"] == "yes" && m["src"] == "1", "\(m) \(r.stderr)")
+    #expect(m["sfix"] == "sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc", "\(m)")
+    #expect(m["mounted"] == "register status ", "\(m)")
+    #expect(m["erc"] == "3" && m["efix"] == "sudo binfmtctl install aarch64", "\(m)")
+    #expect(m["efixrc"] == "0" && m["runs"] == "aarch64", "\(m)")
+  }
+
   /// A script whose #! interpreter does not exist: the fix points the line at the one on PATH.
   @Test func scriptInterpreterMissingThenRepointed() throws {
     let r = try sandboxed(
